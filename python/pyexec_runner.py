@@ -1,0 +1,215 @@
+"""pyexec's runner: executes one script in a freshly forked, already contained child.
+
+Imported once by the zygote (so its cost is paid before any execution); `run` is called in
+each child after fork. The verdict travels on its own descriptor, never through stdout:
+one line of JSON (the envelope), then, for "ok", main()'s value as JSON text.
+"""
+
+import builtins
+import json
+import linecache
+import os
+import sys
+import traceback
+import types
+
+SCRIPT_NAME = "main.py"
+_TEXT_LIMIT = 64 * 1024  # characters kept of a message or traceback
+_PATH_LIMIT = 200  # characters of the path to an unserializable value
+
+
+def _clip(text, limit=_TEXT_LIMIT):
+    if len(text) <= limit:
+        return text
+    return "...[truncated]...\n" + text[-limit:]
+
+
+def _reseed():
+    # Python's random module is reseeded by the at-fork hooks (PyOS_AfterFork_Child); numpy's
+    # legacy global RandomState never is (numpy issue 9650).
+    import random
+
+    random.seed()
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        numpy.random.seed()
+
+
+def _read_script(fd):
+    chunks = []
+    while True:
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(fd)
+    return b"".join(chunks)
+
+
+def _script_traceback(exc):
+    tb = exc.__traceback__
+    # Drop the runner's own frames: the traceback starts at the script.
+    while tb is not None and tb.tb_frame.f_code.co_filename != SCRIPT_NAME:
+        tb = tb.tb_next
+    return "".join(traceback.format_exception(type(exc), exc, tb))
+
+
+def _type_name(value):
+    kind = type(value)
+    module = kind.__module__
+    if module in ("builtins", "__main__"):
+        return kind.__qualname__
+    return module.split(".")[0] + "." + kind.__qualname__
+
+
+def _find_unserializable(value, path, seen, depth):
+    """Returns (path, reason) of the first value json.dumps would refuse, or None."""
+    if depth > 900:
+        return path, "nesting too deep"
+    if value is None or isinstance(value, (bool, str)):
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return path, "string contains a lone surrogate"
+        return None
+    if isinstance(value, int):
+        return None
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            return path, repr(value) + " is not valid JSON"
+        return None
+    if isinstance(value, (list, tuple, dict)):
+        if id(value) in seen:
+            return path, "circular reference"
+        seen.add(id(value))
+        if isinstance(value, dict):
+            items = []
+            for key, item in value.items():
+                if not isinstance(key, (str, int, float, bool)) and key is not None:
+                    return path, "dict key of type " + _type_name(key) + " is not allowed"
+                found = _find_unserializable(key, path + "[" + repr(key)[:40] + "] (key)", seen, depth + 1)
+                if found:
+                    return found
+                items.append((path + "[" + repr(key)[:40] + "]", item))
+        else:
+            items = [(path + "[" + str(index) + "]", item) for index, item in enumerate(value)]
+        for item_path, item in items:
+            found = _find_unserializable(item, item_path, seen, depth + 1)
+            if found:
+                return found
+        seen.discard(id(value))
+        return None
+    hint = ""
+    if type(value).__module__.startswith(("numpy", "pandas")):
+        hint = " (convert it with .item(), .tolist() or .to_dict())"
+    return path, "value of type " + _type_name(value) + " is not JSON serializable" + hint
+
+
+def _serialize(value, result_limit):
+    try:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        payload = text.encode("utf-8")
+    except (TypeError, ValueError, RecursionError, UnicodeEncodeError) as error:
+        try:
+            found = _find_unserializable(value, "result", set(), 0)
+        except RecursionError:
+            found = ("result", "nesting too deep")
+        where, why = found if found else ("result", str(error))
+        return {
+            "status": "not_serializable",
+            "message": _clip(where, _PATH_LIMIT) + ": " + why,
+            "path": _clip(where, _PATH_LIMIT),
+        }, b""
+    if len(payload) > result_limit:
+        return {
+            "status": "result_too_large",
+            "message": "main() returned %d bytes of JSON; the limit is %d" % (len(payload), result_limit),
+            "size": len(payload),
+        }, b""
+    return {"status": "ok"}, payload
+
+
+def _exit_envelope(exc):
+    code = exc.code
+    if code is None:
+        number = 0
+    elif isinstance(code, int):
+        number = code
+    else:
+        # sys.exit("message"): Python prints the message and exits with 1.
+        print(code, file=sys.stderr)
+        number = 1
+    return {
+        "status": "exit",
+        "message": "the script called sys.exit(%s) before main() returned" % _clip(repr(code), 200),
+        "exit_code": number,
+    }
+
+
+def _execute(source, result_limit):
+    try:
+        code = compile(source, SCRIPT_NAME, "exec", dont_inherit=True)
+    except SyntaxError as error:
+        envelope = {
+            "status": "syntax_error",
+            "type": type(error).__name__,
+            "message": _clip(str(error.msg)),
+            "line": error.lineno,
+            "column": error.offset,
+        }
+        if error.text:
+            envelope["text"] = _clip(error.text.rstrip("\n"), 1000)
+        return envelope, b""
+    except ValueError as error:  # e.g. "source code string cannot contain null bytes"
+        return {"status": "syntax_error", "type": "ValueError", "message": str(error)}, b""
+
+    text = source.decode("utf-8", "replace")
+    linecache.cache[SCRIPT_NAME] = (len(text), None, text.splitlines(True), SCRIPT_NAME)
+    module = types.ModuleType("__main__")
+    module.__file__ = SCRIPT_NAME
+    module.__builtins__ = builtins
+    sys.modules["__main__"] = module
+    sys.argv = [SCRIPT_NAME]
+    try:
+        exec(code, module.__dict__)
+        main = module.__dict__.get("main")
+        if main is None or not callable(main):
+            found = "nothing" if main is None else "a " + _type_name(main)
+            return {
+                "status": "missing_main",
+                "message": "the script must define a callable main(); it defines %s named main" % found,
+            }, b""
+        value = main()
+    except SystemExit as exc:
+        return _exit_envelope(exc), b""
+    except MemoryError:
+        return {"status": "memory_limit", "message": "MemoryError: the script ran out of memory"}, b""
+    except BaseException as exc:  # the script's failure is a verdict, whatever it raised
+        return {
+            "status": "exception",
+            "type": _type_name(exc),
+            "message": _clip(str(exc)),
+            "traceback": _clip(_script_traceback(exc)),
+        }, b""
+    return _serialize(value, result_limit)
+
+
+def _write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def run(result_fd, script_fd, result_limit):
+    pid = os.getpid()
+    _reseed()
+    source = _read_script(script_fd)
+    try:
+        envelope, payload = _execute(source, result_limit)
+    finally:
+        # A process the script forked returns through here too: only the original reports.
+        if os.getpid() != pid:
+            os._exit(0)
+    _write_all(result_fd, json.dumps(envelope).encode("ascii") + b"\n" + payload)

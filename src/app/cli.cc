@@ -1,0 +1,196 @@
+#include "app/cli.h"
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <iterator>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "api/execution_json.h"
+#include "service/engine.h"
+#include "service/limits.h"
+#include "util/log.h"
+#include "zygote/zygote_main.h"
+
+#ifndef PYEXEC_VERSION
+#define PYEXEC_VERSION "0.0.0"
+#endif
+
+namespace pyexec::app {
+namespace {
+
+std::vector<std::string> SplitList(const std::string& text) {
+  std::vector<std::string> items;
+  std::stringstream stream(text);
+  std::string item;
+  while (std::getline(stream, item, ',')) {
+    if (!item.empty()) {
+      items.push_back(item);
+    }
+  }
+  return items;
+}
+
+// Options shared by every command that starts an engine.
+struct EngineFlags {
+  double max_timeout_seconds = 30;
+  int64_t max_memory_mb = 512;
+  std::string preload = "numpy,pandas";
+  std::string cgroups = "auto";
+  std::string log_level = "warning";
+  std::string work_dir = "/tmp";
+
+  void Register(CLI::App* command) {
+    command->add_option("--max-timeout", max_timeout_seconds,
+                        "Largest wall-clock timeout in seconds; also the default")
+        ->envname("PYEXEC_MAX_TIMEOUT")
+        ->check(CLI::Range(0.001, 86400.0))
+        ->capture_default_str();
+    command->add_option("--max-memory-mb", max_memory_mb,
+                        "Largest memory limit in MiB; also the default")
+        ->envname("PYEXEC_MAX_MEMORY_MB")
+        ->check(CLI::Range(int64_t{service::kMinMemoryMb}, int64_t{1} << 20))
+        ->capture_default_str();
+    command->add_option("--preload", preload,
+                        "Comma-separated modules the zygote imports before forking")
+        ->envname("PYEXEC_PRELOAD")
+        ->capture_default_str();
+    command->add_option("--cgroups", cgroups,
+                        "auto: per-execution cgroups where the host allows, rlimits otherwise; "
+                        "off: rlimits only")
+        ->envname("PYEXEC_CGROUPS")
+        ->check(CLI::IsMember({"auto", "off"}))
+        ->capture_default_str();
+    command->add_option("--log-level", log_level, "debug, info, warning, error or off")
+        ->envname("PYEXEC_LOG_LEVEL")
+        ->check(CLI::IsMember({"debug", "info", "warning", "error", "off"}))
+        ->capture_default_str();
+    command->add_option("--work-dir", work_dir,
+                        "Directory under which each execution gets a fresh working directory")
+        ->envname("PYEXEC_WORK_DIR")
+        ->check(CLI::ExistingDirectory)
+        ->capture_default_str();
+  }
+
+  service::EngineConfig ToConfig() const {
+    service::EngineConfig config;
+    config.limits.timeout = std::chrono::milliseconds(
+        static_cast<int64_t>(std::ceil(max_timeout_seconds * 1000.0)));
+    config.limits.cpu_seconds = static_cast<uint64_t>(std::ceil(max_timeout_seconds));
+    config.limits.memory_bytes = static_cast<uint64_t>(max_memory_mb) * service::kMiB;
+    config.preload = SplitList(preload);
+    config.cgroups = cgroups == "off" ? service::CgroupMode::kOff : service::CgroupMode::kAuto;
+    config.log_level = log_level;
+    config.work_parent = work_dir;
+    return config;
+  }
+};
+
+bool ReadScript(const std::string& path, std::string* script, std::string* problem) {
+  if (path == "-") {
+    script->assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
+    return true;
+  }
+  std::ifstream file(path, std::ios::binary);
+  if (!file) {
+    *problem = "cannot read " + path;
+    return false;
+  }
+  script->assign(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
+  return true;
+}
+
+int ExitCodeFor(const service::Outcome& outcome) {
+  return outcome.verdict == service::Verdict::kOk ? kExitOk : kExitScriptFailed;
+}
+
+int Run(const EngineFlags& flags, const std::string& path,
+        const service::LimitRequest& request) {
+  std::string script;
+  std::string problem;
+  if (!ReadScript(path, &script, &problem)) {
+    std::cerr << "pyexec run: " << problem << "\n";
+    return kExitUsage;
+  }
+  const service::EngineConfig config = flags.ToConfig();
+  Result<service::Limits> limits = service::ApplyRequest(config.limits, request);
+  if (!limits.ok()) {
+    std::cerr << "pyexec run: " << limits.error().message << "\n";
+    return kExitUsage;
+  }
+  Result<std::unique_ptr<service::Engine>> engine = service::Engine::Create(config);
+  if (!engine.ok()) {
+    LogError(engine.error().ToString());
+    std::cout << api::RenderInternalError("pyexec could not start: " + engine.error().ToString())
+              << "\n";
+    return kExitInternal;
+  }
+  Result<service::Execution> execution = (*engine)->Run(script, *limits);
+  if (!execution.ok()) {
+    LogError(execution.error().ToString());
+    std::cout << api::RenderInternalError(execution.error().ToString()) << "\n";
+    return kExitInternal;
+  }
+  std::cout << api::RenderExecution(*execution) << "\n";
+  return ExitCodeFor(execution->outcome);
+}
+
+}  // namespace
+
+int RunCli(int argc, char** argv) {
+  CLI::App app("pyexec: run untrusted Python scripts in a fresh sandboxed process, fast.\n"
+               "Each script defines main(); pyexec prints main()'s JSON result, its output and a "
+               "verdict.",
+               "pyexec");
+  app.set_version_flag("--version", std::string("pyexec ") + PYEXEC_VERSION);
+  app.require_subcommand(1);
+
+  EngineFlags run_flags;
+  std::string path;
+  std::optional<double> timeout;
+  std::optional<int64_t> memory_mb;
+  CLI::App* run = app.add_subcommand(
+      "run", "Run one script in a fresh sandboxed process and print its result as JSON.\n"
+             "Exit code: 0 ok, 1 the script failed, 2 usage error, 3 internal error.");
+  run->add_option("FILE", path, "The script (a file defining main()), or - for standard input")
+      ->required();
+  run->add_option("--timeout", timeout, "Wall-clock timeout in seconds (at most --max-timeout)");
+  run->add_option("--memory-mb", memory_mb, "Memory limit in MiB (at most --max-memory-mb)");
+  run_flags.Register(run);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    const int code = app.exit(error);
+    return code == 0 ? kExitOk : kExitUsage;
+  }
+  LogLevel level = LogLevel::kWarning;
+  ParseLogLevel(run_flags.log_level, &level);
+  SetLogLevel(level);
+  if (run->parsed()) {
+    return Run(run_flags, path, service::LimitRequest{timeout, memory_mb});
+  }
+  return kExitUsage;
+}
+
+void ZygoteEntry(int argc, char** argv) {
+  std::vector<std::string> preload;
+  LogLevel level = LogLevel::kWarning;
+  for (int i = 2; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg.rfind("--preload=", 0) == 0) {
+      preload = SplitList(std::string(arg.substr(10)));
+    } else if (arg.rfind("--log-level=", 0) == 0) {
+      ParseLogLevel(arg.substr(12), &level);
+    }
+  }
+  SetLogLevel(level);
+  zygote::ZygoteMain(preload);
+}
+
+}  // namespace pyexec::app

@@ -1,0 +1,367 @@
+#include "cgroup/execution_cgroup.h"
+
+#include <dirent.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <sstream>
+#include <thread>
+
+#include "sys/fds.h"
+#include "sys/files.h"
+#include "util/log.h"
+
+namespace pyexec::cgroup {
+namespace {
+
+constexpr char kParentPrefix[] = "pyexec-";
+
+std::vector<std::string> ListSubdirectories(const std::string& dir) {
+  std::vector<std::string> names;
+  DIR* handle = opendir(dir.c_str());
+  if (handle == nullptr) {
+    return names;
+  }
+  while (dirent* entry = readdir(handle)) {
+    const std::string name = entry->d_name;
+    if (entry->d_type == DT_DIR && name != "." && name != "..") {
+      names.push_back(name);
+    }
+  }
+  closedir(handle);
+  return names;
+}
+
+std::vector<pid_t> ReadPids(const std::string& dir) {
+  std::vector<pid_t> pids;
+  Result<std::string> text = sys::ReadFile(dir + "/cgroup.procs", 16 << 20);
+  if (!text.ok()) {
+    return pids;
+  }
+  std::istringstream stream(*text);
+  pid_t pid = 0;
+  while (stream >> pid) {
+    pids.push_back(pid);
+  }
+  return pids;
+}
+
+// SIGKILL everything in `dir` (v2 cgroup.kill when available), then rmdir it, waiting a bounded
+// time for exiting processes to leave.
+Status KillAndRemove(const std::string& dir, bool v2) {
+  if (!sys::PathExists(dir)) {
+    return OkStatus();
+  }
+  if (v2 && sys::PathExists(dir + "/cgroup.kill")) {
+    (void)sys::WriteFile(dir + "/cgroup.kill", "1");
+  }
+  Status removed = OkStatus();
+  // Processes leave the cgroup once the kernel has finished tearing them down; a SIGKILLed
+  // process does so within milliseconds. Bounded at ~5 s so a stuck task cannot hang us.
+  for (int attempt = 0; attempt < 5000; ++attempt) {
+    for (pid_t pid : ReadPids(dir)) {
+      kill(pid, SIGKILL);
+    }
+    removed = sys::RemoveDirectory(dir);
+    if (removed.ok() || removed.error().sys_errno != EBUSY) {
+      return removed;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return removed;
+}
+
+bool ProcessAlive(pid_t pid) { return kill(pid, 0) == 0 || errno == EPERM; }
+
+// Removes "pyexec-<pid>" directories under `own_dir` whose pyexec process is gone.
+void SweepStale(const std::string& own_dir, bool v2) {
+  for (const std::string& name : ListSubdirectories(own_dir)) {
+    if (name.rfind(kParentPrefix, 0) != 0) {
+      continue;
+    }
+    const pid_t pid = static_cast<pid_t>(std::atol(name.c_str() + sizeof(kParentPrefix) - 1));
+    if (pid <= 0 || ProcessAlive(pid)) {
+      continue;
+    }
+    const std::string parent = own_dir + "/" + name;
+    for (const std::string& child : ListSubdirectories(parent)) {
+      (void)KillAndRemove(parent + "/" + child, v2);
+    }
+    if (Status s = KillAndRemove(parent, v2); s.ok()) {
+      LogInfo("cgroups: removed stale " + parent);
+    }
+  }
+}
+
+}  // namespace
+
+uint64_t ReadKeyedValue(const std::string& text, const std::string& key) {
+  std::istringstream stream(text);
+  std::string name;
+  uint64_t value = 0;
+  while (stream >> name >> value) {
+    if (name == key) {
+      return value;
+    }
+  }
+  return 0;
+}
+
+Result<CgroupTree> CgroupTree::Create(const HostCgroups& host) {
+  CgroupTree tree;
+  tree.host_ = host;
+  const std::string name = kParentPrefix + std::to_string(getpid());
+  auto make = [&tree, &name](const std::string& own_dir, bool v2) -> Result<std::string> {
+    SweepStale(own_dir, v2);
+    const std::string dir = own_dir + "/" + name;
+    if (Status s = sys::MakeDirectory(dir, 0755); !s.ok() && s.error().sys_errno != EEXIST) {
+      return std::move(s).error();
+    }
+    tree.created_.emplace_back(dir, v2);
+    return dir;
+  };
+  if (host.v2.present()) {
+    Result<std::string> dir = make(host.v2.own_dir, true);
+    if (!dir.ok()) {
+      return std::move(dir).error();
+    }
+    tree.v2_dir_ = *dir;
+    // Children of our directory get the controllers we were able to enable for ourselves.
+    for (const std::string& controller : host.v2_controllers) {
+      if (Status s = sys::WriteFile(tree.v2_dir_ + "/cgroup.subtree_control", "+" + controller);
+          !s.ok()) {
+        return std::move(s).error();
+      }
+    }
+  }
+  auto v1 = [&make](const Hierarchy& hierarchy, std::string* out) -> Status {
+    if (!hierarchy.present()) {
+      return OkStatus();
+    }
+    Result<std::string> dir = make(hierarchy.own_dir, false);
+    if (!dir.ok()) {
+      return std::move(dir).error();
+    }
+    *out = *dir;
+    return OkStatus();
+  };
+  if (host.MemoryBackend() == "v2") {
+    tree.memory_dir_ = tree.v2_dir_;
+  } else if (Status s = v1(host.v1_memory, &tree.memory_dir_); !s.ok()) {
+    return std::move(s).error();
+  }
+  if (host.PidsBackend() == "v2") {
+    tree.pids_dir_ = tree.v2_dir_;
+  } else if (Status s = v1(host.v1_pids, &tree.pids_dir_); !s.ok()) {
+    return std::move(s).error();
+  }
+  if (host.CpuBackend() == "v1") {
+    if (Status s = v1(host.v1_cpuacct, &tree.cpuacct_dir_); !s.ok()) {
+      return std::move(s).error();
+    }
+  }
+  return tree;
+}
+
+CgroupTree::~CgroupTree() {
+  for (const auto& [dir, v2] : created_) {
+    for (const std::string& child : ListSubdirectories(dir)) {
+      (void)KillAndRemove(dir + "/" + child, v2);
+    }
+    if (Status s = KillAndRemove(dir, v2); !s.ok()) {
+      LogWarning("cgroups: " + s.error().ToString());
+    }
+  }
+}
+
+Result<ExecutionCgroup> CgroupTree::CreateExecution(const std::string& name,
+                                                    const CgroupLimits& limits) const {
+  ExecutionCgroup cgroup;
+  auto make = [&cgroup, &name](const std::string& parent) -> Result<std::string> {
+    const std::string dir = parent + "/" + name;
+    for (const std::string& existing : cgroup.dirs_) {
+      if (existing == dir) {
+        return dir;  // the same v2 directory serves several resources
+      }
+    }
+    if (Status s = sys::MakeDirectory(dir, 0755); !s.ok()) {
+      return std::move(s).error();
+    }
+    cgroup.dirs_.push_back(dir);
+    return dir;
+  };
+  if (!v2_dir_.empty()) {
+    Result<std::string> dir = make(v2_dir_);
+    if (!dir.ok()) {
+      return std::move(dir).error();
+    }
+    cgroup.kill_dir_ = *dir;
+    cgroup.cpu_dir_ = *dir;
+    cgroup.cpu_v2_ = true;
+  }
+  if (!memory_dir_.empty()) {
+    Result<std::string> dir = make(memory_dir_);
+    if (!dir.ok()) {
+      return std::move(dir).error();
+    }
+    cgroup.memory_dir_ = *dir;
+    cgroup.memory_v2_ = memory_dir_ == v2_dir_;
+    if (limits.memory_bytes > 0) {
+      const std::string bytes = std::to_string(limits.memory_bytes);
+      if (cgroup.memory_v2_) {
+        // memory.swap.max=0 as well: otherwise the limit only covers RAM (nsjail #186, #342).
+        for (const auto& [file, value] : {std::pair<std::string, std::string>{"memory.max", bytes},
+                                          {"memory.swap.max", "0"},
+                                          {"memory.oom.group", "1"}}) {
+          if (sys::PathExists(*dir + "/" + file)) {
+            if (Status s = sys::WriteFile(*dir + "/" + file, value); !s.ok()) {
+              return std::move(s).error();
+            }
+          }
+        }
+      } else {
+        if (Status s = sys::WriteFile(*dir + "/memory.limit_in_bytes", bytes); !s.ok()) {
+          return std::move(s).error();
+        }
+        // memsw = RAM + swap; equal to the RAM limit means no swap at all. It must be written
+        // after memory.limit_in_bytes (the kernel requires memsw >= limit).
+        if (host_.v1_memsw) {
+          if (Status s = sys::WriteFile(*dir + "/memory.memsw.limit_in_bytes", bytes); !s.ok()) {
+            return std::move(s).error();
+          }
+        }
+      }
+    }
+  }
+  if (!pids_dir_.empty()) {
+    Result<std::string> dir = make(pids_dir_);
+    if (!dir.ok()) {
+      return std::move(dir).error();
+    }
+    if (limits.pids_max > 0) {
+      if (Status s = sys::WriteFile(*dir + "/pids.max", std::to_string(limits.pids_max));
+          !s.ok()) {
+        return std::move(s).error();
+      }
+    }
+  }
+  if (!cpuacct_dir_.empty()) {
+    Result<std::string> dir = make(cpuacct_dir_);
+    if (!dir.ok()) {
+      return std::move(dir).error();
+    }
+    cgroup.cpu_dir_ = *dir;
+  }
+  for (const std::string& dir : cgroup.dirs_) {
+    Result<sys::UniqueFd> fd = sys::OpenWriteOnly((dir + "/cgroup.procs").c_str());
+    if (!fd.ok()) {
+      return std::move(fd).error();
+    }
+    cgroup.join_fds_.push_back(std::move(fd).value());
+  }
+  return cgroup;
+}
+
+ExecutionCgroup::ExecutionCgroup(ExecutionCgroup&& other) noexcept
+    : dirs_(std::move(other.dirs_)),
+      kill_dir_(std::move(other.kill_dir_)),
+      memory_dir_(std::move(other.memory_dir_)),
+      memory_v2_(other.memory_v2_),
+      cpu_dir_(std::move(other.cpu_dir_)),
+      cpu_v2_(other.cpu_v2_),
+      join_fds_(std::move(other.join_fds_)) {
+  other.dirs_.clear();
+}
+
+ExecutionCgroup& ExecutionCgroup::operator=(ExecutionCgroup&& other) noexcept {
+  if (this != &other) {
+    (void)Remove();
+    dirs_ = std::move(other.dirs_);
+    other.dirs_.clear();
+    kill_dir_ = std::move(other.kill_dir_);
+    memory_dir_ = std::move(other.memory_dir_);
+    memory_v2_ = other.memory_v2_;
+    cpu_dir_ = std::move(other.cpu_dir_);
+    cpu_v2_ = other.cpu_v2_;
+    join_fds_ = std::move(other.join_fds_);
+  }
+  return *this;
+}
+
+ExecutionCgroup::~ExecutionCgroup() {
+  if (Status s = Remove(); !s.ok()) {
+    LogWarning("cgroups: " + s.error().ToString());
+  }
+}
+
+Status ExecutionCgroup::KillAll() const {
+  if (!kill_dir_.empty()) {
+    return sys::WriteFile(kill_dir_ + "/cgroup.kill", "1");
+  }
+  // v1 has no cgroup.kill: kill what is listed until nothing is (bounded passes).
+  for (int pass = 0; pass < 100; ++pass) {
+    bool any = false;
+    for (const std::string& dir : dirs_) {
+      for (pid_t pid : ReadPids(dir)) {
+        kill(pid, SIGKILL);
+        any = true;
+      }
+    }
+    if (!any) {
+      break;
+    }
+  }
+  return OkStatus();
+}
+
+bool ExecutionCgroup::Empty() const {
+  for (const std::string& dir : dirs_) {
+    if (!ReadPids(dir).empty()) {
+      return false;
+    }
+  }
+  return true;
+}
+
+CgroupUsage ExecutionCgroup::ReadUsage() const {
+  CgroupUsage usage;
+  if (!memory_dir_.empty()) {
+    const std::string peak_file = memory_v2_ ? "/memory.peak" : "/memory.max_usage_in_bytes";
+    if (Result<std::string> peak = sys::ReadFile(memory_dir_ + peak_file); peak.ok()) {
+      usage.memory_peak_bytes = std::strtoull(peak->c_str(), nullptr, 10);
+      usage.memory_measured = true;
+    }
+    const std::string events_file = memory_v2_ ? "/memory.events" : "/memory.oom_control";
+    if (Result<std::string> events = sys::ReadFile(memory_dir_ + events_file); events.ok()) {
+      usage.oom_kills = ReadKeyedValue(*events, "oom_kill");
+    }
+  }
+  if (!cpu_dir_.empty()) {
+    if (cpu_v2_) {
+      if (Result<std::string> stat = sys::ReadFile(cpu_dir_ + "/cpu.stat"); stat.ok()) {
+        usage.cpu_usage_ns = ReadKeyedValue(*stat, "usage_usec") * 1000;
+        usage.cpu_measured = true;
+      }
+    } else if (Result<std::string> ns = sys::ReadFile(cpu_dir_ + "/cpuacct.usage"); ns.ok()) {
+      usage.cpu_usage_ns = std::strtoull(ns->c_str(), nullptr, 10);
+      usage.cpu_measured = true;
+    }
+  }
+  return usage;
+}
+
+Status ExecutionCgroup::Remove() {
+  join_fds_.clear();
+  Status result = OkStatus();
+  for (const std::string& dir : dirs_) {
+    if (Status s = KillAndRemove(dir, dir == kill_dir_); !s.ok()) {
+      result = std::move(s);
+    }
+  }
+  dirs_.clear();
+  return result;
+}
+
+}  // namespace pyexec::cgroup

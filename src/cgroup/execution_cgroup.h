@@ -1,0 +1,99 @@
+// Per-execution cgroups: pyexec's parent directory in each hierarchy (CgroupTree) and one
+// child per execution (ExecutionCgroup) carrying its memory, pids and accounting, killed as a
+// whole and removed when the execution ends. Used by the server.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cgroup/host.h"
+#include "sys/unique_fd.h"
+#include "util/result.h"
+
+namespace pyexec::cgroup {
+
+struct CgroupLimits {
+  uint64_t memory_bytes = 0;  // 0: no memory limit
+  uint32_t pids_max = 0;      // 0: no pids limit
+};
+
+struct CgroupUsage {
+  uint64_t memory_peak_bytes = 0;
+  uint64_t cpu_usage_ns = 0;
+  uint64_t oom_kills = 0;  // processes the kernel OOM-killed for this cgroup's limit
+  bool memory_measured = false;
+  bool cpu_measured = false;
+};
+
+class ExecutionCgroup;
+
+// pyexec's own directory ("pyexec-<pid>") under the cgroup it runs in, in every hierarchy it
+// uses. Creating one also removes directories left behind by pyexec processes that died
+// (nsjail issue #69: cgroups leaked after SIGKILL).
+class CgroupTree {
+ public:
+  static Result<CgroupTree> Create(const HostCgroups& host);
+  CgroupTree() = default;
+  CgroupTree(CgroupTree&&) = default;
+  CgroupTree& operator=(CgroupTree&&) = default;
+  CgroupTree(const CgroupTree&) = delete;
+  CgroupTree& operator=(const CgroupTree&) = delete;
+  ~CgroupTree();
+
+  const HostCgroups& host() const { return host_; }
+  // Creates, limits and opens the cgroup of one execution, named `name`.
+  Result<ExecutionCgroup> CreateExecution(const std::string& name,
+                                          const CgroupLimits& limits) const;
+
+ private:
+  HostCgroups host_;
+  std::string v2_dir_;
+  std::string memory_dir_;   // in v2_dir_ or in the v1 memory hierarchy
+  std::string pids_dir_;
+  std::string cpuacct_dir_;  // v1 only; v2 accounting lives in v2_dir_
+  // Every directory this object made, with whether it is in the v2 hierarchy, for removal.
+  std::vector<std::pair<std::string, bool>> created_;
+};
+
+class ExecutionCgroup {
+ public:
+  ExecutionCgroup() = default;
+  ExecutionCgroup(ExecutionCgroup&& other) noexcept;
+  ExecutionCgroup& operator=(ExecutionCgroup&& other) noexcept;
+  ExecutionCgroup(const ExecutionCgroup&) = delete;
+  ExecutionCgroup& operator=(const ExecutionCgroup&) = delete;
+  ~ExecutionCgroup();
+
+  // Descriptors of each hierarchy's cgroup.procs, opened for writing: a process that writes
+  // "0" to each joins this cgroup (the child does so before it runs anything of the script).
+  const std::vector<sys::UniqueFd>& join_fds() const { return join_fds_; }
+
+  // SIGKILLs every process in the cgroup: cgroup.kill on v2 (atomic against forks), otherwise
+  // repeated passes over cgroup.procs (the pids limit bounds how many can appear).
+  Status KillAll() const;
+  // True when no process is left in the cgroup.
+  bool Empty() const;
+  CgroupUsage ReadUsage() const;
+
+  // Kills what is left, waits (bounded) for the processes to be gone and removes the
+  // directories. Also done by the destructor.
+  Status Remove();
+
+ private:
+  friend class CgroupTree;
+
+  std::vector<std::string> dirs_;  // every directory of this execution (one per hierarchy)
+  std::string kill_dir_;           // v2 directory with cgroup.kill, or ""
+  std::string memory_dir_;
+  bool memory_v2_ = false;
+  std::string cpu_dir_;
+  bool cpu_v2_ = false;
+  std::vector<sys::UniqueFd> join_fds_;
+};
+
+// Parses "key value" lines (cpu.stat, memory.events, memory.oom_control); 0 when absent.
+uint64_t ReadKeyedValue(const std::string& text, const std::string& key);
+
+}  // namespace pyexec::cgroup

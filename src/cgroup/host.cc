@@ -1,0 +1,176 @@
+#include "cgroup/host.h"
+
+#include <sstream>
+
+#include "sys/files.h"
+#include "util/log.h"
+
+namespace pyexec::cgroup {
+namespace {
+
+std::vector<std::string> Split(const std::string& text, char separator) {
+  std::vector<std::string> parts;
+  std::string part;
+  std::istringstream stream(text);
+  while (std::getline(stream, part, separator)) {
+    parts.push_back(part);
+  }
+  return parts;
+}
+
+std::vector<std::string> Words(const std::string& text) {
+  std::vector<std::string> words;
+  std::istringstream stream(text);
+  std::string word;
+  while (stream >> word) {
+    words.push_back(word);
+  }
+  return words;
+}
+
+bool Contains(const std::vector<std::string>& items, const std::string& item) {
+  for (const std::string& candidate : items) {
+    if (candidate == item) {
+      return true;
+    }
+  }
+  return false;
+}
+
+Hierarchy V1Hierarchy(const std::string& mountinfo, const std::string& self_cgroup,
+                      const std::string& controller) {
+  const std::string mount = FindMountPoint(mountinfo, "cgroup", controller);
+  if (mount.empty()) {
+    return {};
+  }
+  const std::string own = FindOwnPath(self_cgroup, controller);
+  const std::string dir = own == "/" ? mount : mount + own;
+  // Only usable if pyexec can create children there.
+  if (!sys::PathExists(dir + "/cgroup.procs")) {
+    return {};
+  }
+  return Hierarchy{dir};
+}
+
+}  // namespace
+
+std::string FindMountPoint(const std::string& mountinfo, const std::string& fstype,
+                           const std::string& controller) {
+  for (const std::string& line : Split(mountinfo, '\n')) {
+    // "36 35 0:31 / /sys/fs/cgroup/memory rw,relatime shared:14 - cgroup cgroup rw,memory"
+    const size_t dash = line.find(" - ");
+    if (dash == std::string::npos) {
+      continue;
+    }
+    const std::vector<std::string> left = Split(line.substr(0, dash), ' ');
+    const std::vector<std::string> right = Split(line.substr(dash + 3), ' ');
+    if (left.size() < 5 || right.size() < 3 || right[0] != fstype) {
+      continue;
+    }
+    if (left[3] != "/") {
+      continue;  // a bind of a sub-cgroup, not the hierarchy's root
+    }
+    if (controller.empty() || Contains(Split(right[2], ','), controller)) {
+      return left[4];
+    }
+  }
+  return "";
+}
+
+std::string FindOwnPath(const std::string& proc_self_cgroup, const std::string& controller) {
+  for (const std::string& line : Split(proc_self_cgroup, '\n')) {
+    // "4:memory:/a/b" (v1) or "0::/a/b" (v2)
+    const size_t first = line.find(':');
+    const size_t second = line.find(':', first + 1);
+    if (first == std::string::npos || second == std::string::npos) {
+      continue;
+    }
+    const std::string controllers = line.substr(first + 1, second - first - 1);
+    const std::string path = line.substr(second + 1);
+    if (controller.empty() ? (line.substr(0, first) == "0" && controllers.empty())
+                           : Contains(Split(controllers, ','), controller)) {
+      return path;
+    }
+  }
+  return "";
+}
+
+bool HostCgroups::V2Has(const std::string& controller) const {
+  return Contains(v2_controllers, controller);
+}
+
+std::string HostCgroups::MemoryBackend() const {
+  if (v2.present() && V2Has("memory")) {
+    return "v2";
+  }
+  return v1_memory.present() ? "v1" : "";
+}
+
+std::string HostCgroups::PidsBackend() const {
+  if (v2.present() && V2Has("pids")) {
+    return "v2";
+  }
+  return v1_pids.present() ? "v1" : "";
+}
+
+std::string HostCgroups::CpuBackend() const {
+  if (v2.present()) {
+    return "v2";  // cpu.stat exists in every v2 cgroup, with or without the cpu controller
+  }
+  return v1_cpuacct.present() ? "v1" : "";
+}
+
+std::string HostCgroups::Mode() const {
+  const bool any_v1 = v1_memory.present() || v1_pids.present() || v1_cpuacct.present();
+  if (v2.present() && any_v1) {
+    return "hybrid";
+  }
+  if (v2.present()) {
+    return "v2";
+  }
+  return any_v1 ? "v1" : "none";
+}
+
+HostCgroups Detect() {
+  HostCgroups host;
+  Result<std::string> mountinfo = sys::ReadFile("/proc/self/mountinfo", 4 << 20);
+  Result<std::string> self_cgroup = sys::ReadFile("/proc/self/cgroup");
+  if (!mountinfo.ok() || !self_cgroup.ok()) {
+    LogWarning("cgroups: cannot read /proc/self/mountinfo or /proc/self/cgroup");
+    return host;
+  }
+  const std::string v2_mount = FindMountPoint(*mountinfo, "cgroup2", "");
+  const std::string v2_own = FindOwnPath(*self_cgroup, "");
+  if (!v2_mount.empty() && !v2_own.empty()) {
+    const std::string dir = v2_own == "/" ? v2_mount : v2_mount + v2_own;
+    if (sys::PathExists(dir + "/cgroup.procs")) {
+      host.v2.own_dir = dir;
+      Result<std::string> available = sys::ReadFile(dir + "/cgroup.controllers");
+      Result<std::string> enabled = sys::ReadFile(dir + "/cgroup.subtree_control");
+      if (available.ok() && enabled.ok()) {
+        for (const std::string controller : {"memory", "pids", "cpu"}) {
+          if (!Contains(Words(*available), controller)) {
+            continue;
+          }
+          // Enabling a controller for our children is allowed for the owner of a delegated
+          // subtree that has no processes of its own besides ours (cgroup-v2.rst, "No Internal
+          // Process Constraint"); when refused, the resource falls back to v1 or to rlimits.
+          if (!Contains(Words(*enabled), controller) &&
+              !sys::WriteFile(dir + "/cgroup.subtree_control", "+" + controller).ok()) {
+            LogWarning("cgroups: cannot enable the v2 " + controller + " controller in " + dir);
+            continue;
+          }
+          host.v2_controllers.push_back(controller);
+        }
+      }
+    }
+  }
+  host.v1_memory = V1Hierarchy(*mountinfo, *self_cgroup, "memory");
+  host.v1_pids = V1Hierarchy(*mountinfo, *self_cgroup, "pids");
+  host.v1_cpuacct = V1Hierarchy(*mountinfo, *self_cgroup, "cpuacct");
+  host.v1_memsw =
+      host.v1_memory.present() && sys::PathExists(host.v1_memory.own_dir + "/memory.memsw.limit_in_bytes");
+  return host;
+}
+
+}  // namespace pyexec::cgroup

@@ -1,0 +1,33 @@
+// The steps of the child's set-up and the record a failing step reports to the server through
+// the status pipe. Shared by the child (writer, after fork) and the server (reader).
+#pragma once
+
+#include <cstdint>
+
+namespace pyexec::sandbox {
+
+enum class Step : uint32_t {
+  kJoinCgroup = 1,
+  kParentDeathSignal,
+  kCheckParent,
+  kNewSession,
+  kSignalMask,
+  kStdio,
+  kWorkingDirectory,
+  kRlimits,
+  kCloseFds,
+  kStartRunner,
+};
+
+const char* StepName(Step step);
+
+// Written as raw bytes (one write, smaller than PIPE_BUF, hence atomic).
+struct SetupFailure {
+  uint32_t step = 0;
+  int32_t sys_errno = 0;
+};
+
+// The exit code of a child whose set-up failed (after it wrote a SetupFailure).
+inline constexpr int kSetupFailedExitCode = 125;
+
+}  // namespace pyexec::sandbox

@@ -1,0 +1,313 @@
+#include "service/engine.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+
+#include "sandbox/setup_status.h"
+#include "service/capture.h"
+#include "sys/fds.h"
+#include "sys/files.h"
+#include "util/log.h"
+
+namespace pyexec::service {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// How long the supervisor keeps reading output after the child exited and the rest of the
+// execution was killed: the kernel closes the pipes within milliseconds of the kill.
+constexpr std::chrono::milliseconds kDrainGrace{2000};
+// How long it waits for the zygote's exit report after killing a timed-out execution.
+constexpr std::chrono::milliseconds kKillGrace{5000};
+// The runner's envelope line is small; this bounds it on the result channel.
+constexpr uint64_t kEnvelopeAllowance = 1024 * 1024;
+
+// One pipe the supervisor reads to EOF into a capped capture.
+struct Stream {
+  sys::UniqueFd fd;
+  CapturedOutput capture;
+  // Reads what is available; false when the writer side is closed (EOF) or failed.
+  bool Drain() {
+    std::array<char, 65536> buffer;
+    while (true) {
+      const ssize_t got = read(fd.get(), buffer.data(), buffer.size());
+      if (got > 0) {
+        capture.Append(std::string_view(buffer.data(), static_cast<size_t>(got)));
+        continue;
+      }
+      if (got < 0 && errno == EINTR) {
+        continue;
+      }
+      if (got < 0 && errno == EAGAIN) {
+        return true;
+      }
+      fd.Reset();
+      return false;
+    }
+  }
+};
+
+int MillisecondsUntil(Clock::time_point when) {
+  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(when - Clock::now());
+  return static_cast<int>(std::max<int64_t>(0, std::min<int64_t>(left.count() + 1, 1 << 30)));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& config) {
+  std::unique_ptr<Engine> engine(new Engine());
+  engine->config_ = config;
+  Enforcement& e = engine->enforcement_;
+  if (config.cgroups == CgroupMode::kAuto) {
+    const cgroup::HostCgroups host = cgroup::Detect();
+    Result<cgroup::CgroupTree> tree = cgroup::CgroupTree::Create(host);
+    if (tree.ok()) {
+      engine->cgroups_.emplace(std::move(tree).value());
+      e.cgroup_mode = host.Mode();
+    } else {
+      LogWarning("cgroups unavailable, falling back to rlimits: " + tree.error().ToString());
+    }
+  }
+  if (e.cgroup_mode.empty()) {
+    e.cgroup_mode = config.cgroups == CgroupMode::kOff ? "off" : "none";
+  }
+  const cgroup::HostCgroups* host = engine->cgroups_ ? &engine->cgroups_->host() : nullptr;
+  const auto backend = [](const std::string& name) { return "cgroup " + name; };
+  e.memory = host && !host->MemoryBackend().empty() ? backend(host->MemoryBackend())
+                                                    : "rlimit (RLIMIT_AS)";
+  e.pids = host && !host->PidsBackend().empty() ? backend(host->PidsBackend())
+                                                : "rlimit (RLIMIT_NPROC)";
+  e.kill = host && host->CanKillTree() ? "cgroup.kill"
+           : host                      ? "cgroup.procs"
+                                       : "process group";
+  e.cpu_accounting = host && !host->CpuBackend().empty() ? backend(host->CpuBackend()) : "rusage";
+
+  zygote::ZygoteOptions options;
+  options.preload = config.preload;
+  options.log_level = config.log_level;
+  Result<std::unique_ptr<zygote::ZygoteClient>> client = zygote::ZygoteClient::Start(options);
+  if (!client.ok()) {
+    return std::move(client).error();
+  }
+  engine->zygote_ = std::move(client).value();
+  return engine;
+}
+
+Result<Execution> Engine::Run(std::string_view script, const Limits& limits) {
+  const uint64_t id = next_id_.fetch_add(1);
+  const Clock::time_point start = Clock::now();
+  const bool memory_cgroup = enforcement_.memory.rfind("cgroup", 0) == 0;
+  const bool pids_cgroup = enforcement_.pids.rfind("cgroup", 0) == 0;
+
+  std::optional<cgroup::ExecutionCgroup> cgroup;
+  if (cgroups_) {
+    Result<cgroup::ExecutionCgroup> made = cgroups_->CreateExecution(
+        "x" + std::to_string(id), cgroup::CgroupLimits{limits.memory_bytes, limits.pids});
+    if (!made.ok()) {
+      return std::move(made).error();
+    }
+    cgroup.emplace(std::move(made).value());
+  }
+  Result<sys::TempDir> workdir = sys::TempDir::Create(config_.work_parent, "pyexec-");
+  Result<sys::UniqueFd> script_fd = sys::MakeSealedMemfd("pyexec-script", script);
+  Result<sys::PipeEnds> out = sys::MakePipe(true);
+  Result<sys::PipeEnds> err = sys::MakePipe(true);
+  Result<sys::PipeEnds> result = sys::MakePipe(true);
+  Result<sys::PipeEnds> status = sys::MakePipe(true);
+  Result<sys::PipeEnds> report = sys::MakeSeqpacketPair();
+  for (const Error* failure :
+       {workdir.ok() ? nullptr : &workdir.error(), script_fd.ok() ? nullptr : &script_fd.error(),
+        out.ok() ? nullptr : &out.error(), err.ok() ? nullptr : &err.error(),
+        result.ok() ? nullptr : &result.error(), status.ok() ? nullptr : &status.error(),
+        report.ok() ? nullptr : &report.error()}) {
+    if (failure != nullptr) {
+      return *failure;
+    }
+  }
+
+  zygote::ForkRequest request;
+  request.execution_id = id;
+  request.policy.cpu_time_seconds = limits.cpu_seconds;
+  request.policy.file_size_bytes = limits.file_size_bytes;
+  request.policy.open_files = limits.open_files;
+  request.policy.result_limit_bytes = limits.result_bytes;
+  if (!memory_cgroup) {
+    // Coarse fallback: RLIMIT_AS counts the address space inherited from the zygote too.
+    request.policy.address_space_bytes = zygote_->VirtualMemoryBytes() + limits.memory_bytes;
+  }
+  if (!pids_cgroup) {
+    request.policy.max_processes = limits.pids;
+  }
+  std::vector<int> fds = {report->write.get(), script_fd->get(),    out->write.get(),
+                          err->write.get(),    result->write.get(), status->write.get(),
+                          workdir->fd()};
+  if (cgroup) {
+    for (const sys::UniqueFd& fd : cgroup->join_fds()) {
+      fds.push_back(fd.get());
+    }
+    request.cgroup_fd_count = static_cast<uint32_t>(cgroup->join_fds().size());
+  }
+  if (Status sent = zygote_->RequestFork(request, fds); !sent.ok()) {
+    return std::move(sent).error();
+  }
+  // The child holds the write ends now; ours must go, or EOF would never come.
+  report->write.Reset();
+  script_fd->Reset();
+  out->write.Reset();
+  err->write.Reset();
+  result->write.Reset();
+  status->write.Reset();
+
+  Stream stdout_stream{std::move(out->read), CapturedOutput(limits.stdout_bytes)};
+  Stream stderr_stream{std::move(err->read), CapturedOutput(limits.stderr_bytes)};
+  Stream result_stream{std::move(result->read),
+                       CapturedOutput(limits.result_bytes + kEnvelopeAllowance)};
+  sys::UniqueFd status_fd = std::move(status->read);
+  sys::UniqueFd report_fd = std::move(report->read);
+
+  Observation seen;
+  seen.timeout = limits.timeout;
+  seen.result_limit_bytes = limits.result_bytes;
+  seen.memory_limit_bytes = limits.memory_bytes;
+  seen.cpu_seconds_limit = limits.cpu_seconds;
+  pid_t child = -1;
+  std::optional<sandbox::SetupFailure> setup_failure;
+  zygote::Report exit_report;
+  bool zygote_lost = false;
+  const Clock::time_point deadline = start + limits.timeout;
+  Clock::time_point stop_waiting = Clock::time_point::max();
+
+  const auto kill_execution = [&]() {
+    if (cgroup) {
+      if (Status s = cgroup->KillAll(); !s.ok()) {
+        LogWarning("killing execution " + std::to_string(id) + ": " + s.error().ToString());
+      }
+    } else if (child > 0) {
+      // Without a cgroup the child's process group is the best handle on what it started
+      // (it is a session leader). Processes that left the group can escape: documented.
+      kill(-child, SIGKILL);
+      kill(child, SIGKILL);
+    }
+  };
+
+  while (true) {
+    const bool streams_open = stdout_stream.fd || stderr_stream.fd || result_stream.fd;
+    if (seen.exited && (!streams_open || Clock::now() >= stop_waiting)) {
+      break;
+    }
+    if (!seen.exited && Clock::now() >= stop_waiting) {
+      zygote_lost = true;  // killed long ago and still no exit report
+      break;
+    }
+    if (!seen.timed_out && !seen.exited && Clock::now() >= deadline) {
+      seen.timed_out = true;
+      kill_execution();
+      stop_waiting = Clock::now() + kKillGrace;
+    }
+    std::array<pollfd, 5> polled{{{report_fd.get(), POLLIN, 0},
+                                  {status_fd.get(), POLLIN, 0},
+                                  {stdout_stream.fd.get(), POLLIN, 0},
+                                  {stderr_stream.fd.get(), POLLIN, 0},
+                                  {result_stream.fd.get(), POLLIN, 0}}};
+    const Clock::time_point wake = seen.timed_out || seen.exited ? stop_waiting : deadline;
+    if (poll(polled.data(), polled.size(), MillisecondsUntil(wake)) < 0 && errno != EINTR) {
+      kill_execution();
+      return SysError("poll", errno);
+    }
+    if (polled[0].revents != 0) {
+      std::array<std::byte, sizeof(zygote::Report) + 1> buffer{};
+      Result<sys::Received> got = sys::ReceiveWithFds(report_fd.get(), buffer, 0);
+      std::optional<zygote::Report> message;
+      if (got.ok() && got->bytes > 0) {
+        message = zygote::DecodeReport(std::span(buffer.data(), got->bytes));
+      }
+      if (!message) {
+        report_fd.Reset();  // closed or garbled: the zygote is gone
+        zygote_lost = true;
+        break;
+      }
+      if (message->kind == zygote::ReportKind::kStarted) {
+        child = message->pid;
+      } else if (message->kind == zygote::ReportKind::kForkFailed) {
+        return SysError("fork (in the zygote)", message->sys_errno);
+      } else {
+        exit_report = *message;
+        seen.exited = true;
+        seen.wait_status = message->wait_status;
+        // main() is done: nothing the execution started may outlive it.
+        kill_execution();
+        stop_waiting = Clock::now() + kDrainGrace;
+      }
+    }
+    if (polled[1].revents != 0) {
+      sandbox::SetupFailure failure;
+      const ssize_t got = read(status_fd.get(), &failure, sizeof(failure));
+      if (got == sizeof(failure)) {
+        setup_failure = failure;
+      }
+      if (got == 0 || got == sizeof(failure)) {
+        status_fd.Reset();
+      }
+    }
+    for (Stream* stream : {&stdout_stream, &stderr_stream, &result_stream}) {
+      const size_t index = stream == &stdout_stream ? 2 : stream == &stderr_stream ? 3 : 4;
+      if (polled[index].revents != 0) {
+        stream->Drain();
+      }
+    }
+    if (result_stream.capture.truncated() && !seen.result_overflow) {
+      seen.result_overflow = true;
+      kill_execution();
+    }
+  }
+  if (zygote_lost) {
+    kill_execution();
+    return MakeError(ErrorCode::kZygoteDied,
+                     "the zygote died while execution " + std::to_string(id) + " was running");
+  }
+  if (setup_failure) {
+    return MakeError(ErrorCode::kSetupFailed,
+                     std::string("child set-up failed at step ") +
+                         sandbox::StepName(static_cast<sandbox::Step>(setup_failure->step)) +
+                         ": " + std::strerror(setup_failure->sys_errno));
+  }
+
+  Execution execution;
+  execution.usage.wall_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
+  seen.cpu_used_ns = exit_report.user_cpu_ns + exit_report.system_cpu_ns;
+  execution.usage.memory_peak_bytes = exit_report.max_rss_bytes;
+  if (cgroup) {
+    const cgroup::CgroupUsage usage = cgroup->ReadUsage();
+    seen.oom_kills = usage.oom_kills;
+    if (usage.cpu_measured) {
+      seen.cpu_used_ns = std::max(seen.cpu_used_ns, usage.cpu_usage_ns);
+    }
+    if (usage.memory_measured) {
+      execution.usage.memory_peak_bytes = usage.memory_peak_bytes;
+    }
+    if (Status s = cgroup->Remove(); !s.ok()) {
+      LogWarning("removing the cgroup of execution " + std::to_string(id) + ": " +
+                 s.error().ToString());
+    }
+  }
+  execution.usage.cpu_ms = static_cast<int64_t>(seen.cpu_used_ns / 1000000);
+  seen.result_channel = result_stream.capture.data();
+  execution.outcome = Classify(seen);
+  stdout_stream.capture.Finish();
+  stderr_stream.capture.Finish();
+  execution.stdout_data = stdout_stream.capture.data();
+  execution.stderr_data = stderr_stream.capture.data();
+  execution.stdout_truncated = stdout_stream.capture.truncated();
+  execution.stderr_truncated = stderr_stream.capture.truncated();
+  return execution;
+}
+
+}  // namespace pyexec::service

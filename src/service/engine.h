@@ -1,0 +1,79 @@
+// Engine: runs executions. It owns the zygote client and pyexec's cgroup tree, and supervises
+// each execution from fork request to verdict: its deadline, output caps, cgroup, and the
+// removal of everything it started. Runs in the server; Run() is thread-safe.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cgroup/execution_cgroup.h"
+#include "service/limits.h"
+#include "service/outcome.h"
+#include "util/result.h"
+#include "zygote/client.h"
+
+namespace pyexec::service {
+
+enum class CgroupMode { kAuto, kOff };
+
+struct EngineConfig {
+  Limits limits;  // defaults, and the maximums a caller may lower
+  std::vector<std::string> preload = {"numpy", "pandas"};
+  CgroupMode cgroups = CgroupMode::kAuto;
+  std::string work_parent = "/tmp";  // where per-execution working directories are made
+  std::string log_level = "warning";
+};
+
+struct Usage {
+  int64_t wall_ms = 0;
+  int64_t cpu_ms = 0;
+  uint64_t memory_peak_bytes = 0;
+};
+
+struct Execution {
+  Outcome outcome;
+  std::string stdout_data;
+  std::string stderr_data;
+  bool stdout_truncated = false;
+  bool stderr_truncated = false;
+  Usage usage;
+};
+
+// What enforces each limit on this host, for `pyexec doctor` and /health.
+struct Enforcement {
+  std::string cgroup_mode;     // "hybrid", "v2", "v1", "none" or "off"
+  std::string memory;          // "cgroup v1", "cgroup v2", "rlimit (RLIMIT_AS)"
+  std::string pids;            // "cgroup v1", "cgroup v2", "rlimit (RLIMIT_NPROC)"
+  std::string kill;            // "cgroup.kill", "cgroup.procs", "process group"
+  std::string cpu_accounting;  // "cgroup v2", "cgroup v1", "rusage"
+};
+
+class Engine {
+ public:
+  // Starts the zygote (preloading takes a few hundred ms) and sets up the cgroup tree. Call
+  // before any other thread exists: the zygote must come from a single-threaded process.
+  static Result<std::unique_ptr<Engine>> Create(const EngineConfig& config);
+
+  // Runs one script under `limits`. The script failing is an Outcome; an Error means pyexec
+  // could not run it (the zygote died, set-up failed, the host refused a resource).
+  Result<Execution> Run(std::string_view script, const Limits& limits);
+
+  const EngineConfig& config() const { return config_; }
+  const Enforcement& enforcement() const { return enforcement_; }
+  pid_t zygote_pid() { return zygote_->pid(); }
+
+ private:
+  Engine() = default;
+
+  EngineConfig config_;
+  Enforcement enforcement_;
+  std::optional<cgroup::CgroupTree> cgroups_;
+  std::unique_ptr<zygote::ZygoteClient> zygote_;
+  std::atomic<uint64_t> next_id_{1};
+};
+
+}  // namespace pyexec::service

@@ -1,0 +1,50 @@
+// Creating and moving file descriptors: pipes, socket pairs, sealed memfds and SCM_RIGHTS
+// passing. Every descriptor is created O_CLOEXEC. Used by the server and the zygote.
+#pragma once
+
+#include <cstddef>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include "sys/unique_fd.h"
+#include "util/result.h"
+
+namespace pyexec::sys {
+
+struct PipeEnds {
+  UniqueFd read;
+  UniqueFd write;
+};
+
+// pipe2(O_CLOEXEC); `nonblocking_read` sets O_NONBLOCK on the read end only.
+Result<PipeEnds> MakePipe(bool nonblocking_read);
+
+// socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC): message boundaries are preserved, and a
+// message either arrives whole with its descriptors or not at all.
+Result<PipeEnds> MakeSeqpacketPair();
+
+// A memfd holding exactly `contents`, sealed against writes, growth and shrinking, so the
+// receiver can trust that what it reads is what was written.
+Result<UniqueFd> MakeSealedMemfd(const char* name, std::string_view contents);
+
+Result<UniqueFd> OpenReadOnly(const char* path);
+Result<UniqueFd> OpenWriteOnly(const char* path);
+
+Status SetNonBlocking(int fd);
+
+// Sends one datagram with `fds` attached (SCM_RIGHTS), MSG_NOSIGNAL.
+Status SendWithFds(int socket, std::span<const std::byte> data, std::span<const int> fds);
+
+struct Received {
+  size_t bytes = 0;  // 0 with no fds means the peer closed the socket
+  std::vector<UniqueFd> fds;
+};
+// Receives one datagram into `buffer`, taking ownership of any attached descriptors
+// (MSG_CMSG_CLOEXEC). A truncated datagram or control message is a kProtocol error.
+Result<Received> ReceiveWithFds(int socket, std::span<std::byte> buffer, size_t max_fds);
+
+// Writes all of `data`, retrying on EINTR and short writes (blocking fds only).
+Status WriteAll(int fd, std::string_view data);
+
+}  // namespace pyexec::sys

@@ -1,0 +1,165 @@
+#include "sys/process.h"
+
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <signal.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace pyexec::sys {
+namespace {
+
+int PidfdOpen(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
+
+}  // namespace
+
+ChildProcess& ChildProcess::operator=(ChildProcess&& other) noexcept {
+  if (this != &other) {
+    KillAndReap();
+    pid_ = std::exchange(other.pid_, -1);
+    pidfd_ = std::move(other.pidfd_);
+  }
+  return *this;
+}
+
+ChildProcess::~ChildProcess() { KillAndReap(); }
+
+void ChildProcess::KillAndReap() {
+  if (pid_ > 0) {
+    (void)Signal(SIGKILL);
+    int status = 0;
+    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+    pid_ = -1;
+  }
+  pidfd_.Reset();
+}
+
+Status ChildProcess::Signal(int signal_number) const {
+  if (pid_ <= 0) {
+    return OkStatus();
+  }
+  if (syscall(SYS_pidfd_send_signal, pidfd_.get(), signal_number, nullptr, 0) != 0 &&
+      errno != ESRCH) {
+    return SysError("pidfd_send_signal(" + std::to_string(pid_) + ")", errno);
+  }
+  return OkStatus();
+}
+
+Result<int> ChildProcess::Wait() {
+  int status = 0;
+  while (waitpid(pid_, &status, 0) < 0) {
+    if (errno != EINTR) {
+      return SysError("waitpid(" + std::to_string(pid_) + ")", errno);
+    }
+  }
+  pid_ = -1;
+  pidfd_.Reset();
+  return status;
+}
+
+Result<bool> ChildProcess::TryWait(int* wait_status) {
+  if (pid_ <= 0) {
+    return true;
+  }
+  const pid_t got = waitpid(pid_, wait_status, WNOHANG);
+  if (got < 0) {
+    return SysError("waitpid(" + std::to_string(pid_) + ", WNOHANG)", errno);
+  }
+  if (got == 0) {
+    return false;
+  }
+  pid_ = -1;
+  pidfd_.Reset();
+  return true;
+}
+
+Result<ChildProcess> Spawn(const SpawnSpec& spec) {
+  // Everything the child needs is prepared before fork: it must not allocate afterwards.
+  std::vector<char*> argv;
+  argv.reserve(spec.argv.size() + 1);
+  for (const std::string& arg : spec.argv) {
+    argv.push_back(const_cast<char*>(arg.c_str()));
+  }
+  argv.push_back(nullptr);
+  std::vector<char*> envp;
+  envp.reserve(spec.env.size() + 1);
+  for (const std::string& entry : spec.env) {
+    envp.push_back(const_cast<char*>(entry.c_str()));
+  }
+  envp.push_back(nullptr);
+  UniqueFd dev_null(open("/dev/null", O_RDWR | O_CLOEXEC));
+  if (!dev_null) {
+    return SysError("open(/dev/null)", errno);
+  }
+  // Move the sources above every target so dup2 never clobbers a source not yet copied.
+  const int first_free = static_cast<int>(spec.fd_map.size()) + 3;
+  std::vector<UniqueFd> staged;
+  std::vector<int> sources;
+  for (int source : spec.fd_map) {
+    if (source < 0) {
+      sources.push_back(-1);
+      continue;
+    }
+    UniqueFd copy(fcntl(source, F_DUPFD_CLOEXEC, first_free));
+    if (!copy) {
+      return SysError("fcntl(F_DUPFD_CLOEXEC)", errno);
+    }
+    sources.push_back(copy.get());
+    staged.push_back(std::move(copy));
+  }
+  const int null_fd = dev_null.get();
+  const int target_count = static_cast<int>(spec.fd_map.size());
+
+  const pid_t pid = fork();
+  if (pid < 0) {
+    return SysError("fork", errno);
+  }
+  if (pid == 0) {
+    for (int target = 0; target < target_count; ++target) {
+      const int source = sources[static_cast<size_t>(target)];
+      if (source >= 0) {
+        if (dup2(source, target) < 0) {
+          _exit(127);
+        }
+      } else if (target <= 2 && dup2(null_fd, target) < 0) {
+        _exit(127);
+      }
+    }
+    for (int target = target_count; target <= 2; ++target) {
+      if (dup2(null_fd, target) < 0) {
+        _exit(127);
+      }
+    }
+    const int keep = target_count > 3 ? target_count : 3;
+    syscall(SYS_close_range, keep, ~0U, 0);
+    execve(spec.path.c_str(), argv.data(), envp.data());
+    _exit(127);
+  }
+  UniqueFd pidfd(PidfdOpen(pid));
+  if (!pidfd) {
+    const int saved = errno;
+    kill(pid, SIGKILL);
+    waitpid(pid, nullptr, 0);
+    return SysError("pidfd_open", saved);
+  }
+  return ChildProcess(pid, std::move(pidfd));
+}
+
+std::string DescribeWaitStatus(int wait_status) {
+  if (WIFEXITED(wait_status)) {
+    return "exited " + std::to_string(WEXITSTATUS(wait_status));
+  }
+  if (WIFSIGNALED(wait_status)) {
+    const int sig = WTERMSIG(wait_status);
+    const char* name = sigabbrev_np(sig);
+    return "killed by signal " + std::to_string(sig) + (name ? std::string(" (SIG") + name + ")" : "");
+  }
+  return "status " + std::to_string(wait_status);
+}
+
+}  // namespace pyexec::sys

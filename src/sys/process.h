@@ -1,0 +1,62 @@
+// Child processes of the calling process: spawning a program with an explicit environment and
+// fd layout, waiting, signalling through a pidfd. Used by the server (to start the zygote).
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "sys/unique_fd.h"
+#include "util/result.h"
+
+namespace pyexec::sys {
+
+// A child process owned by this object: killed (SIGKILL) and reaped on destruction if still
+// running. The pidfd makes signalling race-free against pid reuse.
+class ChildProcess {
+ public:
+  ChildProcess() = default;
+  ChildProcess(pid_t pid, UniqueFd pidfd) : pid_(pid), pidfd_(std::move(pidfd)) {}
+  ChildProcess(ChildProcess&& other) noexcept
+      : pid_(std::exchange(other.pid_, -1)), pidfd_(std::move(other.pidfd_)) {}
+  ChildProcess& operator=(ChildProcess&& other) noexcept;
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+  ~ChildProcess();
+
+  pid_t pid() const { return pid_; }
+  int pidfd() const { return pidfd_.get(); }
+  bool running() const { return pid_ > 0; }
+
+  Status Signal(int signal_number) const;
+  // Blocks until the child exits; returns the wait status.
+  Result<int> Wait();
+  // True (and the status) when the child has exited, without blocking.
+  Result<bool> TryWait(int* wait_status);
+
+ private:
+  void KillAndReap();
+
+  pid_t pid_ = -1;
+  UniqueFd pidfd_;
+};
+
+struct SpawnSpec {
+  std::string path;                 // absolute path of the program
+  std::vector<std::string> argv;    // argv[0] included
+  std::vector<std::string> env;     // the complete environment, "NAME=value"
+  // fd_map[i] becomes descriptor i in the child (-1: /dev/null for 0..2, closed otherwise);
+  // every other descriptor is closed.
+  std::vector<int> fd_map;
+};
+
+// fork + execve. Between the two the child only calls async-signal-safe functions (dup2,
+// close_range, execve, _exit), so this is safe from a multi-threaded process.
+Result<ChildProcess> Spawn(const SpawnSpec& spec);
+
+// "exited 3", "killed by signal 9 (SIGKILL)".
+std::string DescribeWaitStatus(int wait_status);
+
+}  // namespace pyexec::sys

@@ -1,0 +1,155 @@
+#include "zygote/client.h"
+
+#include <poll.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cerrno>
+#include <cstdlib>
+#include <sstream>
+
+#include "sys/fds.h"
+#include "sys/files.h"
+#include "util/log.h"
+
+namespace pyexec::zygote {
+
+std::vector<std::string> ZygoteEnvironment() {
+  std::vector<std::string> env = {
+      "PATH=/usr/local/bin:/usr/bin:/bin",
+      "LANG=C.UTF-8",
+      "LC_ALL=C.UTF-8",
+      "HOME=/tmp",
+      // One BLAS/OpenMP thread: the zygote must stay single-threaded to fork safely, and an
+      // execution should not start a thread per core.
+      "OPENBLAS_NUM_THREADS=1",
+      "OMP_NUM_THREADS=1",
+      "MKL_NUM_THREADS=1",
+      "NUMEXPR_NUM_THREADS=1",
+  };
+  for (const char* name : {"OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"
+#if defined(__SANITIZE_ADDRESS__)
+                           ,
+                           "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"
+#endif
+       }) {
+    if (const char* value = std::getenv(name)) {
+      env.push_back(std::string(name) + "=" + value);
+    }
+  }
+  return env;
+}
+
+Result<std::unique_ptr<ZygoteClient>> ZygoteClient::Start(const ZygoteOptions& options) {
+  std::unique_ptr<ZygoteClient> client(new ZygoteClient(options));
+  std::lock_guard lock(client->mutex_);
+  if (Status s = client->SpawnLocked(); !s.ok()) {
+    return std::move(s).error();
+  }
+  return client;
+}
+
+Status ZygoteClient::SpawnLocked() {
+  control_.Reset();
+  process_ = sys::ChildProcess();
+  Result<sys::PipeEnds> pair = sys::MakeSeqpacketPair();
+  if (!pair.ok()) {
+    return std::move(pair).error();
+  }
+  std::string preload;
+  for (const std::string& name : options_.preload) {
+    preload += (preload.empty() ? "" : ",") + name;
+  }
+  sys::SpawnSpec spec;
+  spec.path = "/proc/self/exe";  // this very binary, even if its path has changed since
+  spec.argv = {"pyexec-zygote", "__zygote", "--preload=" + preload,
+               "--log-level=" + options_.log_level};
+  spec.env = ZygoteEnvironment();
+  spec.fd_map = {-1, -1, STDERR_FILENO, pair->write.get()};
+  Result<sys::ChildProcess> child = sys::Spawn(spec);
+  if (!child.ok()) {
+    return std::move(child).error();
+  }
+  pair->write.Reset();
+  // Wait for the zygote's Ready: it comes once numpy and pandas are imported.
+  pollfd polled{pair->read.get(), POLLIN, 0};
+  const int ready = poll(&polled, 1, static_cast<int>(options_.start_timeout.count()));
+  if (ready <= 0) {
+    return MakeError(ErrorCode::kUnavailable,
+                     ready == 0 ? "the zygote did not become ready in time" : "poll failed");
+  }
+  std::array<std::byte, sizeof(Ready) + 1> buffer{};
+  Result<sys::Received> received = sys::ReceiveWithFds(pair->read.get(), buffer, 0);
+  std::optional<Ready> message;
+  if (received.ok()) {
+    message = DecodeReady(std::span(buffer.data(), received->bytes));
+  }
+  if (!message) {
+    int status = 0;
+    Result<int> waited = child->Wait();
+    if (waited.ok()) {
+      status = *waited;
+    }
+    return MakeError(ErrorCode::kUnavailable, "the zygote failed to start (" +
+                                                  sys::DescribeWaitStatus(status) +
+                                                  "); its log says why");
+  }
+  process_ = std::move(child).value();
+  control_ = std::move(pair->read);
+  LogInfo("zygote " + std::to_string(process_.pid()) + " ready");
+  return OkStatus();
+}
+
+bool ZygoteClient::AliveLocked() {
+  int status = 0;
+  Result<bool> exited = process_.TryWait(&status);
+  if (exited.ok() && *exited) {
+    LogWarning("the zygote " + sys::DescribeWaitStatus(status) + "; starting a new one");
+    return false;
+  }
+  return control_.valid();
+}
+
+Status ZygoteClient::RequestFork(const ForkRequest& request, std::span<const int> fds) {
+  std::lock_guard lock(mutex_);
+  const std::vector<std::byte> bytes = Encode(request);
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (!AliveLocked()) {
+      if (Status s = SpawnLocked(); !s.ok()) {
+        return s;
+      }
+    }
+    Status sent = sys::SendWithFds(control_.get(), bytes, fds);
+    if (sent.ok()) {
+      return sent;
+    }
+    // EPIPE/ECONNRESET: it died after our check. The request never arrived: send it again to a
+    // new zygote.
+    LogWarning("sending to the zygote failed: " + sent.error().ToString());
+    control_.Reset();
+  }
+  return MakeError(ErrorCode::kZygoteDied, "the zygote could not be reached");
+}
+
+pid_t ZygoteClient::pid() {
+  std::lock_guard lock(mutex_);
+  return process_.pid();
+}
+
+uint64_t ZygoteClient::VirtualMemoryBytes() {
+  const pid_t zygote = pid();
+  Result<std::string> status = sys::ReadFile("/proc/" + std::to_string(zygote) + "/status");
+  if (!status.ok()) {
+    return 0;
+  }
+  std::istringstream lines(*status);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.rfind("VmSize:", 0) == 0) {
+      return std::strtoull(line.c_str() + 7, nullptr, 10) * 1024;
+    }
+  }
+  return 0;
+}
+
+}  // namespace pyexec::zygote

@@ -1,0 +1,56 @@
+// ZygoteClient: the server's handle on the zygote process: starts it (fork + exec of pyexec
+// itself with a minimal environment), sends fork requests, and restarts it when it has died.
+// Runs in the server; thread-safe.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "sys/process.h"
+#include "sys/unique_fd.h"
+#include "util/result.h"
+#include "zygote/protocol.h"
+
+namespace pyexec::zygote {
+
+struct ZygoteOptions {
+  std::vector<std::string> preload;  // modules imported before the first fork
+  std::string log_level = "warning";
+  std::chrono::milliseconds start_timeout{120000};
+};
+
+// The environment the zygote (and so every script) gets: nothing of the server's own, except
+// the OpenBLAS CPU hints that keep BLAS correct on some processors and, in sanitizer builds,
+// the sanitizer options.
+std::vector<std::string> ZygoteEnvironment();
+
+class ZygoteClient {
+ public:
+  // Starts the zygote and waits until it has preloaded. Call before any thread exists when
+  // possible; it is also safe later (the fork is followed only by exec).
+  static Result<std::unique_ptr<ZygoteClient>> Start(const ZygoteOptions& options);
+
+  // Sends a fork request with its descriptors (see protocol.h for their order). If the zygote
+  // has died, it is restarted first; the request is never lost to a dead zygote.
+  Status RequestFork(const ForkRequest& request, std::span<const int> fds);
+
+  pid_t pid();
+  // The zygote's virtual memory size, the base an RLIMIT_AS fallback must add to.
+  uint64_t VirtualMemoryBytes();
+
+ private:
+  explicit ZygoteClient(ZygoteOptions options) : options_(std::move(options)) {}
+  Status SpawnLocked();
+  bool AliveLocked();
+
+  const ZygoteOptions options_;
+  std::mutex mutex_;
+  sys::ChildProcess process_;
+  sys::UniqueFd control_;
+};
+
+}  // namespace pyexec::zygote

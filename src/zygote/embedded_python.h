@@ -1,0 +1,29 @@
+// The embedded CPython of the zygote: start-up with an explicit, isolated configuration,
+// preloading, and entering the runner in a forked child. Runs in the zygote process only.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "util/result.h"
+
+namespace pyexec::zygote {
+
+// Initialises CPython (Debian's /usr/bin/python3 prefix, isolated from the environment, UTF-8,
+// unbuffered stdio), loads the runner module from the source compiled into pyexec, imports
+// every module of `preload`, and freezes the heap (gc.freeze) so children do not dirty
+// inherited pages by collecting them.
+Status StartInterpreter(const std::vector<std::string>& preload);
+
+// Python's fork hooks, around fork() in the zygote (reseed `random`, reset locks).
+void BeforeFork();
+void AfterForkInParent();
+void AfterForkInChild();
+
+// In a contained child: runs the runner on the script and _exits. Never returns.
+[[noreturn]] void RunRunnerAndExit(int result_fd, int script_fd, unsigned long long result_limit);
+
+// "3.11.2".
+std::string PythonVersion();
+
+}  // namespace pyexec::zygote

@@ -1,0 +1,198 @@
+#include "zygote/zygote_main.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <filesystem>
+#include <map>
+
+#include "sandbox/contain.h"
+#include "sys/fds.h"
+#include "util/log.h"
+#include "zygote/embedded_python.h"
+#include "zygote/protocol.h"
+
+namespace pyexec::zygote {
+namespace {
+
+uint64_t ToNanoseconds(const timeval& tv) {
+  return static_cast<uint64_t>(tv.tv_sec) * 1000000000ULL +
+         static_cast<uint64_t>(tv.tv_usec) * 1000ULL;
+}
+
+void SendReport(int fd, const Report& report) {
+  const std::vector<std::byte> bytes = Encode(report);
+  // The server may have given up on this execution already (EPIPE): nothing to do then.
+  (void)sys::SendWithFds(fd, bytes, {});
+}
+
+size_t CountThreads() {
+  size_t count = 0;
+  std::error_code ignored;
+  for ([[maybe_unused]] const auto& entry :
+       std::filesystem::directory_iterator("/proc/self/task", ignored)) {
+    ++count;
+  }
+  return count;
+}
+
+[[noreturn]] void RunChild(const ForkRequest& request, std::vector<sys::UniqueFd>& fds,
+                           pid_t zygote_pid) {
+  std::vector<int> cgroup_fds;
+  for (uint32_t i = 0; i < request.cgroup_fd_count; ++i) {
+    cgroup_fds.push_back(fds[kFixedFdCount + i].get());
+  }
+  sandbox::ChildFds child_fds;
+  child_fds.stdout_fd = fds[kStdoutFd].get();
+  child_fds.stderr_fd = fds[kStderrFd].get();
+  child_fds.result_fd = fds[kResultFd].get();
+  child_fds.script_fd = fds[kScriptFd].get();
+  child_fds.status_fd = fds[kStatusFd].get();
+  child_fds.cwd_fd = fds[kCwdFd].get();
+  child_fds.cgroup_join_fds = cgroup_fds;
+  sandbox::ContainChild(request.policy, child_fds, zygote_pid);
+  sandbox::FinishSetup();
+  RunRunnerAndExit(sandbox::kResultFd, sandbox::kScriptFd, request.policy.result_limit_bytes);
+}
+
+class Zygote {
+ public:
+  [[noreturn]] void Loop() {
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &chld, nullptr);
+    signal_fd_.Reset(signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK));
+    if (!signal_fd_) {
+      LogError("signalfd failed");
+      _exit(1);
+    }
+    while (true) {
+      std::array<pollfd, 2> polled{{{kControlFd, POLLIN, 0}, {signal_fd_.get(), POLLIN, 0}}};
+      if (poll(polled.data(), polled.size(), -1) < 0) {
+        if (errno == EINTR) {
+          continue;
+        }
+        LogError("poll failed");
+        _exit(1);
+      }
+      if (polled[1].revents != 0) {
+        ReapChildren();
+      }
+      if (polled[0].revents != 0) {
+        HandleRequest();
+      }
+    }
+  }
+
+ private:
+  void HandleRequest() {
+    std::array<std::byte, sizeof(ForkRequest) + 1> buffer{};
+    Result<sys::Received> received = sys::ReceiveWithFds(kControlFd, buffer, kMaxRequestFds);
+    if (!received.ok()) {
+      LogWarning("dropping a malformed request: " + received.error().ToString());
+      return;
+    }
+    if (received->bytes == 0 && received->fds.empty()) {
+      // The server closed the control socket: it is gone or shutting down. The children die
+      // with us (PR_SET_PDEATHSIG).
+      _exit(0);
+    }
+    std::optional<ForkRequest> request = DecodeForkRequest(
+        std::span(buffer.data(), received->bytes), received->fds.size());
+    if (!request) {
+      LogWarning("dropping a request that does not decode");
+      return;  // closing the report socket tells the server
+    }
+    std::vector<sys::UniqueFd>& fds = received->fds;
+    const pid_t self = getpid();
+    BeforeFork();
+    const pid_t pid = fork();
+    if (pid == 0) {
+      AfterForkInChild();
+      RunChild(*request, fds, self);
+    }
+    const int fork_errno = errno;
+    AfterForkInParent();
+    Report report;
+    if (pid < 0) {
+      report.kind = ReportKind::kForkFailed;
+      report.sys_errno = fork_errno;
+      SendReport(fds[kReportFd].get(), report);
+      return;
+    }
+    report.kind = ReportKind::kStarted;
+    report.pid = pid;
+    SendReport(fds[kReportFd].get(), report);
+    // Keep only the report socket; the other descriptors belong to the child now.
+    children_.emplace(pid, std::move(fds[kReportFd]));
+  }
+
+  void ReapChildren() {
+    signalfd_siginfo info;
+    while (read(signal_fd_.get(), &info, sizeof(info)) == sizeof(info)) {
+    }
+    while (true) {
+      int status = 0;
+      rusage usage{};
+      const pid_t pid = wait4(-1, &status, WNOHANG, &usage);
+      if (pid <= 0) {
+        return;
+      }
+      auto it = children_.find(pid);
+      if (it == children_.end()) {
+        continue;  // an orphan of some execution, reparented to us as subreaper
+      }
+      Report report;
+      report.kind = ReportKind::kExited;
+      report.pid = pid;
+      report.wait_status = status;
+      report.user_cpu_ns = ToNanoseconds(usage.ru_utime);
+      report.system_cpu_ns = ToNanoseconds(usage.ru_stime);
+      report.max_rss_bytes = static_cast<uint64_t>(usage.ru_maxrss) * 1024;
+      SendReport(it->second.get(), report);
+      children_.erase(it);
+    }
+  }
+
+  sys::UniqueFd signal_fd_;
+  std::map<pid_t, sys::UniqueFd> children_;  // pid -> its execution's report socket
+};
+
+}  // namespace
+
+void ZygoteMain(const std::vector<std::string>& preload) {
+  SetLogTag("zygote");
+  // The zygote ends when the server's end of the control socket closes (the server exited or
+  // died), not through PR_SET_PDEATHSIG: that fires when the *thread* that forked us exits,
+  // and the server may restart the zygote from any of its threads.
+  // Processes that executions orphan are reparented to us, not to init, and reaped here.
+  prctl(PR_SET_CHILD_SUBREAPER, 1);
+  setsid();  // a terminal's Ctrl-C goes to the server, which decides what to do
+  if (Status s = StartInterpreter(preload); !s.ok()) {
+    LogError("cannot start the interpreter: " + s.error().ToString());
+    _exit(1);
+  }
+  // fork() copies only the calling thread: a preload that started a thread (an OpenBLAS pool,
+  // say) could hand children a held lock. Refuse to serve rather than deadlock later.
+  if (const size_t threads = CountThreads(); threads != 1) {
+    LogError("the zygote has " + std::to_string(threads) +
+             " threads after preloading; it must be single-threaded to fork safely");
+    _exit(1);
+  }
+  Ready ready;
+  ready.pid = getpid();
+  if (!sys::SendWithFds(kControlFd, Encode(ready), {}).ok()) {
+    _exit(1);
+  }
+  Zygote().Loop();
+}
+
+}  // namespace pyexec::zygote
