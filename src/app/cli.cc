@@ -15,7 +15,6 @@
 #include "service/engine.h"
 #include "service/limits.h"
 #include "util/log.h"
-#include "zygote/zygote_main.h"
 
 #ifndef PYEXEC_VERSION
 #define PYEXEC_VERSION "0.0.0"
@@ -176,21 +175,6 @@ int RunCli(int argc, char** argv) {
     return Run(run_flags, path, service::LimitRequest{timeout, memory_mb});
   }
   return kExitUsage;
-}
-
-void ZygoteEntry(int argc, char** argv) {
-  std::vector<std::string> preload;
-  LogLevel level = LogLevel::kWarning;
-  for (int i = 2; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    if (arg.rfind("--preload=", 0) == 0) {
-      preload = SplitList(std::string(arg.substr(10)));
-    } else if (arg.rfind("--log-level=", 0) == 0) {
-      ParseLogLevel(arg.substr(12), &level);
-    }
-  }
-  SetLogLevel(level);
-  zygote::ZygoteMain(preload);
 }
 
 }  // namespace pyexec::app

@@ -1,6 +1,5 @@
-// The command line: `pyexec run FILE.py`, `pyexec --help/--version`, and the hidden
-// `pyexec __zygote` entry the server execs its zygote through. Runs in the server process
-// (or, for __zygote, becomes the zygote).
+// The command line: `pyexec run FILE.py`, `pyexec --help/--version`. Runs in the server
+// process.
 #pragma once
 
 namespace pyexec::app {
@@ -12,8 +11,5 @@ inline constexpr int kExitUsage = 2;
 inline constexpr int kExitInternal = 3;
 
 int RunCli(int argc, char** argv);
-
-// `pyexec __zygote --preload=a,b --log-level=L`: never returns.
-[[noreturn]] void ZygoteEntry(int argc, char** argv);
 
 }  // namespace pyexec::app

@@ -229,7 +229,12 @@ Result<Execution> Engine::Run(std::string_view script, const Limits& limits) {
         message = zygote::DecodeReport(std::span(buffer.data(), got->bytes));
       }
       if (!message) {
-        report_fd.Reset();  // closed or garbled: the zygote is gone
+        // The zygote closes the socket after the exit report; closed (or garbled) before it
+        // means the zygote is gone.
+        report_fd.Reset();
+        if (seen.exited) {
+          continue;
+        }
         zygote_lost = true;
         break;
       }

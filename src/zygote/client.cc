@@ -11,6 +11,7 @@
 #include "sys/fds.h"
 #include "sys/files.h"
 #include "util/log.h"
+#include "zygote/zygote_main.h"
 
 namespace pyexec::zygote {
 
@@ -62,7 +63,7 @@ Status ZygoteClient::SpawnLocked() {
   }
   sys::SpawnSpec spec;
   spec.path = "/proc/self/exe";  // this very binary, even if its path has changed since
-  spec.argv = {"pyexec-zygote", "__zygote", "--preload=" + preload,
+  spec.argv = {"pyexec-zygote", kZygoteCommand, "--preload=" + preload,
                "--log-level=" + options_.log_level};
   spec.env = ZygoteEnvironment();
   spec.fd_map = {-1, -1, STDERR_FILENO, pair->write.get()};

@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <filesystem>
 #include <map>
+#include <string_view>
 
 #include "sandbox/contain.h"
 #include "sys/fds.h"
@@ -167,6 +168,33 @@ class Zygote {
 };
 
 }  // namespace
+
+bool IsZygoteInvocation(int argc, char** argv) {
+  return argc >= 2 && std::string_view(argv[1]) == kZygoteCommand;
+}
+
+void ZygoteEntry(int argc, char** argv) {
+  std::vector<std::string> preload;
+  LogLevel level = LogLevel::kWarning;
+  for (int i = 2; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg.rfind("--preload=", 0) == 0) {
+      std::string list(arg.substr(10));
+      size_t start = 0;
+      while (start <= list.size()) {
+        const size_t comma = std::min(list.find(',', start), list.size());
+        if (comma > start) {
+          preload.push_back(list.substr(start, comma - start));
+        }
+        start = comma + 1;
+      }
+    } else if (arg.rfind("--log-level=", 0) == 0) {
+      ParseLogLevel(arg.substr(12), &level);
+    }
+  }
+  SetLogLevel(level);
+  ZygoteMain(preload);
+}
 
 void ZygoteMain(const std::vector<std::string>& preload) {
   SetLogTag("zygote");

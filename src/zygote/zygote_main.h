@@ -8,9 +8,17 @@
 
 namespace pyexec::zygote {
 
+inline constexpr int kControlFd = 3;
+inline constexpr char kZygoteCommand[] = "__zygote";
+
+// True for `<binary> __zygote ...`: how ZygoteClient execs the zygote. Every binary that
+// starts an engine (pyexec, the test and benchmark programs) checks this first thing in main().
+bool IsZygoteInvocation(int argc, char** argv);
+
+// `<binary> __zygote --preload=a,b --log-level=L`: becomes the zygote; never returns.
+[[noreturn]] void ZygoteEntry(int argc, char** argv);
+
 // The control socket is descriptor 3. `preload` names the modules to import before forking.
 [[noreturn]] void ZygoteMain(const std::vector<std::string>& preload);
-
-inline constexpr int kControlFd = 3;
 
 }  // namespace pyexec::zygote

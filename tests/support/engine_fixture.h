@@ -1,0 +1,29 @@
+// Test support: one Engine per test process (started on first use, default configuration),
+// helpers to run a script or a payload file through it.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "service/engine.h"
+
+namespace pyexec::testing {
+
+// The engine shared by the tests of this process: default limits, cgroups where available.
+service::Engine& SharedEngine();
+
+// The default limits, for tests that lower one of them.
+service::Limits DefaultLimits();
+
+// Runs `script` on the shared engine; fails the test (and returns an empty Execution) on an
+// infrastructure error.
+service::Execution RunScript(std::string_view script,
+                             const service::Limits& limits = DefaultLimits());
+
+// The text of tests/payloads/<name> (e.g. "fork_bomb.py").
+std::string ReadPayload(const std::string& name);
+
+// The verdict's name, for readable assertions: EXPECT_EQ(Verdict(run), "ok").
+std::string VerdictOf(const service::Execution& execution);
+
+}  // namespace pyexec::testing
