@@ -57,7 +57,7 @@ std::string RenderExecution(const service::Execution& execution) {
   out.reserve(outcome.result_json.size() + execution.stdout_data.size() +
               execution.stderr_data.size() + 512);
   out.append("{\"result\":");
-  out.append(ok ? std::string_view(outcome.result_json) : std::string_view("null"));
+  out.append(ok ? outcome.result_json : std::string("null"));
   AppendField(&out, "stdout", execution.stdout_data);
   AppendField(&out, "stderr", execution.stderr_data);
   AppendField(&out, "status", service::VerdictName(outcome.verdict));

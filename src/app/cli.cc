@@ -45,23 +45,27 @@ struct EngineFlags {
   std::string work_dir = "/tmp";
 
   void Register(CLI::App* command) {
-    command->add_option("--max-timeout", max_timeout_seconds,
-                        "Largest wall-clock timeout in seconds; also the default")
+    command
+        ->add_option("--max-timeout", max_timeout_seconds,
+                     "Largest wall-clock timeout in seconds; also the default")
         ->envname("PYEXEC_MAX_TIMEOUT")
         ->check(CLI::Range(0.001, 86400.0))
         ->capture_default_str();
-    command->add_option("--max-memory-mb", max_memory_mb,
-                        "Largest memory limit in MiB; also the default")
+    command
+        ->add_option("--max-memory-mb", max_memory_mb,
+                     "Largest memory limit in MiB; also the default")
         ->envname("PYEXEC_MAX_MEMORY_MB")
         ->check(CLI::Range(int64_t{service::kMinMemoryMb}, int64_t{1} << 20))
         ->capture_default_str();
-    command->add_option("--preload", preload,
-                        "Comma-separated modules the zygote imports before forking")
+    command
+        ->add_option("--preload", preload,
+                     "Comma-separated modules the zygote imports before forking")
         ->envname("PYEXEC_PRELOAD")
         ->capture_default_str();
-    command->add_option("--cgroups", cgroups,
-                        "auto: per-execution cgroups where the host allows, rlimits otherwise; "
-                        "off: rlimits only")
+    command
+        ->add_option("--cgroups", cgroups,
+                     "auto: per-execution cgroups where the host allows, rlimits otherwise; "
+                     "off: rlimits only")
         ->envname("PYEXEC_CGROUPS")
         ->check(CLI::IsMember({"auto", "off"}))
         ->capture_default_str();
@@ -69,8 +73,9 @@ struct EngineFlags {
         ->envname("PYEXEC_LOG_LEVEL")
         ->check(CLI::IsMember({"debug", "info", "warning", "error", "off"}))
         ->capture_default_str();
-    command->add_option("--work-dir", work_dir,
-                        "Directory under which each execution gets a fresh working directory")
+    command
+        ->add_option("--work-dir", work_dir,
+                     "Directory under which each execution gets a fresh working directory")
         ->envname("PYEXEC_WORK_DIR")
         ->check(CLI::ExistingDirectory)
         ->capture_default_str();
@@ -78,8 +83,8 @@ struct EngineFlags {
 
   service::EngineConfig ToConfig() const {
     service::EngineConfig config;
-    config.limits.timeout = std::chrono::milliseconds(
-        static_cast<int64_t>(std::ceil(max_timeout_seconds * 1000.0)));
+    config.limits.timeout =
+        std::chrono::milliseconds(static_cast<int64_t>(std::ceil(max_timeout_seconds * 1000.0)));
     config.limits.cpu_seconds = static_cast<uint64_t>(std::ceil(max_timeout_seconds));
     config.limits.memory_bytes = static_cast<uint64_t>(max_memory_mb) * service::kMiB;
     config.preload = SplitList(preload);
@@ -108,8 +113,7 @@ int ExitCodeFor(const service::Outcome& outcome) {
   return outcome.verdict == service::Verdict::kOk ? kExitOk : kExitScriptFailed;
 }
 
-int Run(const EngineFlags& flags, const std::string& path,
-        const service::LimitRequest& request) {
+int Run(const EngineFlags& flags, const std::string& path, const service::LimitRequest& request) {
   std::string script;
   std::string problem;
   if (!ReadScript(path, &script, &problem)) {
@@ -142,10 +146,11 @@ int Run(const EngineFlags& flags, const std::string& path,
 }  // namespace
 
 int RunCli(int argc, char** argv) {
-  CLI::App app("pyexec: run untrusted Python scripts in a fresh sandboxed process, fast.\n"
-               "Each script defines main(); pyexec prints main()'s JSON result, its output and a "
-               "verdict.",
-               "pyexec");
+  CLI::App app(
+      "pyexec: run untrusted Python scripts in a fresh sandboxed process, fast.\n"
+      "Each script defines main(); pyexec prints main()'s JSON result, its output and a "
+      "verdict.",
+      "pyexec");
   app.set_version_flag("--version", std::string("pyexec ") + PYEXEC_VERSION);
   app.require_subcommand(1);
 
@@ -154,8 +159,9 @@ int RunCli(int argc, char** argv) {
   std::optional<double> timeout;
   std::optional<int64_t> memory_mb;
   CLI::App* run = app.add_subcommand(
-      "run", "Run one script in a fresh sandboxed process and print its result as JSON.\n"
-             "Exit code: 0 ok, 1 the script failed, 2 usage error, 3 internal error.");
+      "run",
+      "Run one script in a fresh sandboxed process and print its result as JSON.\n"
+      "Exit code: 0 ok, 1 the script failed, 2 usage error, 3 internal error.");
   run->add_option("FILE", path, "The script (a file defining main()), or - for standard input")
       ->required();
   run->add_option("--timeout", timeout, "Wall-clock timeout in seconds (at most --max-timeout)");

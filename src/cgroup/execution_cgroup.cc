@@ -81,7 +81,8 @@ void SweepStale(const std::string& own_dir, bool v2) {
     if (name.rfind(kParentPrefix, 0) != 0) {
       continue;
     }
-    const pid_t pid = static_cast<pid_t>(std::atol(name.c_str() + sizeof(kParentPrefix) - 1));
+    const pid_t pid =
+        static_cast<pid_t>(std::strtol(name.c_str() + sizeof(kParentPrefix) - 1, nullptr, 10));
     if (pid <= 0 || ProcessAlive(pid)) {
       continue;
     }
@@ -241,8 +242,7 @@ Result<ExecutionCgroup> CgroupTree::CreateExecution(const std::string& name,
       return std::move(dir).error();
     }
     if (limits.pids_max > 0) {
-      if (Status s = sys::WriteFile(*dir + "/pids.max", std::to_string(limits.pids_max));
-          !s.ok()) {
+      if (Status s = sys::WriteFile(*dir + "/pids.max", std::to_string(limits.pids_max)); !s.ok()) {
         return std::move(s).error();
       }
     }

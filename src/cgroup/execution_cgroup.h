@@ -50,7 +50,7 @@ class CgroupTree {
  private:
   HostCgroups host_;
   std::string v2_dir_;
-  std::string memory_dir_;   // in v2_dir_ or in the v1 memory hierarchy
+  std::string memory_dir_;  // in v2_dir_ or in the v1 memory hierarchy
   std::string pids_dir_;
   std::string cpuacct_dir_;  // v1 only; v2 accounting lives in v2_dir_
   // Every directory this object made, with whether it is in the v2 hierarchy, for removal.

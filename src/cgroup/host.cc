@@ -86,7 +86,7 @@ std::string FindOwnPath(const std::string& proc_self_cgroup, const std::string& 
       continue;
     }
     const std::string controllers = line.substr(first + 1, second - first - 1);
-    const std::string path = line.substr(second + 1);
+    std::string path = line.substr(second + 1);
     if (controller.empty() ? (line.substr(0, first) == "0" && controllers.empty())
                            : Contains(Split(controllers, ','), controller)) {
       return path;
@@ -168,8 +168,8 @@ HostCgroups Detect() {
   host.v1_memory = V1Hierarchy(*mountinfo, *self_cgroup, "memory");
   host.v1_pids = V1Hierarchy(*mountinfo, *self_cgroup, "pids");
   host.v1_cpuacct = V1Hierarchy(*mountinfo, *self_cgroup, "cpuacct");
-  host.v1_memsw =
-      host.v1_memory.present() && sys::PathExists(host.v1_memory.own_dir + "/memory.memsw.limit_in_bytes");
+  host.v1_memsw = host.v1_memory.present() &&
+                  sys::PathExists(host.v1_memory.own_dir + "/memory.memsw.limit_in_bytes");
   return host;
 }
 

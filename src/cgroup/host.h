@@ -16,7 +16,7 @@ struct Hierarchy {
 };
 
 struct HostCgroups {
-  Hierarchy v2;                         // the unified hierarchy, if mounted
+  Hierarchy v2;                             // the unified hierarchy, if mounted
   std::vector<std::string> v2_controllers;  // controllers enabled for pyexec's children in v2
   Hierarchy v1_memory;
   Hierarchy v1_pids;

@@ -20,9 +20,7 @@ constexpr int kStagingFloor = 64;
 
 int g_status_fd = -1;
 
-[[noreturn]] void Fail(Step step, int sys_errno) {
-  FailStep(static_cast<int>(step), sys_errno);
-}
+[[noreturn]] void Fail(Step step, int sys_errno) { FailStep(static_cast<int>(step), sys_errno); }
 
 void Check(bool ok, Step step) {
   if (!ok) {

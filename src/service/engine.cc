@@ -27,7 +27,7 @@ constexpr std::chrono::milliseconds kDrainGrace{2000};
 // How long it waits for the zygote's exit report after killing a timed-out execution.
 constexpr std::chrono::milliseconds kKillGrace{5000};
 // The runner's envelope line is small; this bounds it on the result channel.
-constexpr uint64_t kEnvelopeAllowance = 1024 * 1024;
+constexpr uint64_t kEnvelopeAllowance = uint64_t{1024} * 1024;
 
 // One pipe the supervisor reads to EOF into a capped capture.
 struct Stream {
@@ -82,11 +82,9 @@ Result<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& config) {
   const auto backend = [](const std::string& name) { return "cgroup " + name; };
   e.memory = host && !host->MemoryBackend().empty() ? backend(host->MemoryBackend())
                                                     : "rlimit (RLIMIT_AS)";
-  e.pids = host && !host->PidsBackend().empty() ? backend(host->PidsBackend())
-                                                : "rlimit (RLIMIT_NPROC)";
-  e.kill = host && host->CanKillTree() ? "cgroup.kill"
-           : host                      ? "cgroup.procs"
-                                       : "process group";
+  e.pids =
+      host && !host->PidsBackend().empty() ? backend(host->PidsBackend()) : "rlimit (RLIMIT_NPROC)";
+  e.kill = host && host->CanKillTree() ? "cgroup.kill" : host ? "cgroup.procs" : "process group";
   e.cpu_accounting = host && !host->CpuBackend().empty() ? backend(host->CpuBackend()) : "rusage";
 
   zygote::ZygoteOptions options;
@@ -280,8 +278,8 @@ Result<Execution> Engine::Run(std::string_view script, const Limits& limits) {
   if (setup_failure) {
     return MakeError(ErrorCode::kSetupFailed,
                      std::string("child set-up failed at step ") +
-                         sandbox::StepName(static_cast<sandbox::Step>(setup_failure->step)) +
-                         ": " + std::strerror(setup_failure->sys_errno));
+                         sandbox::StepName(static_cast<sandbox::Step>(setup_failure->step)) + ": " +
+                         std::strerror(setup_failure->sys_errno));
   }
 
   Execution execution;

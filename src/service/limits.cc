@@ -29,8 +29,8 @@ Result<Limits> ApplyRequest(const Limits& maximum, const LimitRequest& request) 
     }
     // Round up to a whole millisecond so that a tiny positive timeout is not zero.
     limits.timeout = std::chrono::milliseconds(static_cast<int64_t>(std::ceil(seconds * 1000.0)));
-    limits.cpu_seconds = std::min<uint64_t>(
-        maximum.cpu_seconds, static_cast<uint64_t>(std::ceil(seconds)));
+    limits.cpu_seconds =
+        std::min<uint64_t>(maximum.cpu_seconds, static_cast<uint64_t>(std::ceil(seconds)));
   }
   if (request.memory_mb) {
     const int64_t max_mb = static_cast<int64_t>(maximum.memory_bytes / kMiB);

@@ -26,15 +26,17 @@ constexpr std::array<std::pair<Verdict, std::string_view>, 10> kNames = {{
     {Verdict::kResultTooLarge, "result_too_large"},
 }};
 
-std::string Mebibytes(uint64_t bytes) { return std::to_string(bytes / (1024 * 1024)) + " MiB"; }
+std::string Mebibytes(uint64_t bytes) {
+  return std::to_string(bytes / (uint64_t{1024} * 1024)) + " MiB";
+}
 
 std::string SignalText(int sig) {
   const char* abbrev = sigabbrev_np(sig);
   const char* description = strsignal(sig);
   std::string text = "signal " + std::to_string(sig);
   if (abbrev != nullptr) {
-    text += " (SIG" + std::string(abbrev) + (description ? std::string(": ") + description : "") +
-            ")";
+    text +=
+        " (SIG" + std::string(abbrev) + (description ? std::string(": ") + description : "") + ")";
   }
   return text;
 }

@@ -31,12 +31,12 @@ std::optional<Verdict> ParseVerdict(std::string_view name);
 
 struct Outcome {
   Verdict verdict = Verdict::kOk;
-  std::string result_json;  // kOk only: main()'s value, validated strict JSON, verbatim
-  std::string message;      // human-readable, for every status but kOk
-  std::string exception_type;  // kException (e.g. "ZeroDivisionError"), kSyntaxError
-  std::string traceback;       // kException: the script's frames only
-  std::optional<int64_t> line;    // kSyntaxError
-  std::optional<int64_t> column;  // kSyntaxError
+  std::string result_json;           // kOk only: main()'s value, validated strict JSON, verbatim
+  std::string message;               // human-readable, for every status but kOk
+  std::string exception_type;        // kException (e.g. "ZeroDivisionError"), kSyntaxError
+  std::string traceback;             // kException: the script's frames only
+  std::optional<int64_t> line;       // kSyntaxError
+  std::optional<int64_t> column;     // kSyntaxError
   std::optional<int64_t> exit_code;  // kExit
   std::optional<int> signal;         // kKilled
   std::string path;                  // kNotSerializable: where in the result
@@ -48,7 +48,7 @@ struct Observation {
   std::chrono::milliseconds timeout{0};
   bool exited = false;  // the zygote reported the child's wait status
   int wait_status = 0;
-  std::string result_channel;  // bytes the child wrote on its result descriptor
+  std::string result_channel;    // bytes the child wrote on its result descriptor
   bool result_overflow = false;  // it wrote more than the channel's cap
   uint64_t result_limit_bytes = 0;
   uint64_t oom_kills = 0;

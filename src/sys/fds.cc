@@ -41,8 +41,7 @@ Result<UniqueFd> MakeSealedMemfd(const char* name, std::string_view contents) {
   if (Status s = WriteAll(fd.get(), contents); !s.ok()) {
     return std::move(s).error();
   }
-  if (fcntl(fd.get(), F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) !=
-      0) {
+  if (fcntl(fd.get(), F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) != 0) {
     return SysError("fcntl(F_ADD_SEALS)", errno);
   }
   // The reader starts at the beginning: the offset is shared with every copy of the fd.

@@ -44,9 +44,9 @@ class ChildProcess {
 };
 
 struct SpawnSpec {
-  std::string path;                 // absolute path of the program
-  std::vector<std::string> argv;    // argv[0] included
-  std::vector<std::string> env;     // the complete environment, "NAME=value"
+  std::string path;               // absolute path of the program
+  std::vector<std::string> argv;  // argv[0] included
+  std::vector<std::string> env;   // the complete environment, "NAME=value"
   // fd_map[i] becomes descriptor i in the child (-1: /dev/null for 0..2, closed otherwise);
   // every other descriptor is closed.
   std::vector<int> fd_map;

@@ -35,8 +35,8 @@ void SetLogLevel(LogLevel level) { g_level.store(static_cast<int>(level)); }
 LogLevel GetLogLevel() { return static_cast<LogLevel>(g_level.load()); }
 
 bool ParseLogLevel(std::string_view text, LogLevel* level) {
-  for (LogLevel candidate : {LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarning,
-                             LogLevel::kError, LogLevel::kOff}) {
+  for (LogLevel candidate :
+       {LogLevel::kDebug, LogLevel::kInfo, LogLevel::kWarning, LogLevel::kError, LogLevel::kOff}) {
     if (text == LevelName(candidate)) {
       *level = candidate;
       return true;
@@ -60,12 +60,12 @@ void Log(LogLevel level, std::string_view message) {
   tm utc{};
   gmtime_r(&now.tv_sec, &utc);
   char stamp[32];
-  strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &utc);
+  (void)strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &utc);
   std::string line;
   line.reserve(message.size() + 64);
   line += stamp;
   char millis[24];
-  snprintf(millis, sizeof(millis), ".%03ldZ", now.tv_nsec / 1000000);
+  (void)snprintf(millis, sizeof(millis), ".%03ldZ", now.tv_nsec / 1000000);
   line += millis;
   line += ' ';
   line += g_tag;

@@ -15,8 +15,6 @@ Error SysError(std::string call, int saved_errno) {
   return Error{ErrorCode::kSystem, std::move(call), saved_errno};
 }
 
-Error MakeError(ErrorCode code, std::string message) {
-  return Error{code, std::move(message), 0};
-}
+Error MakeError(ErrorCode code, std::string message) { return Error{code, std::move(message), 0}; }
 
 }  // namespace pyexec

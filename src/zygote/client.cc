@@ -28,10 +28,11 @@ std::vector<std::string> ZygoteEnvironment() {
       "MKL_NUM_THREADS=1",
       "NUMEXPR_NUM_THREADS=1",
   };
-  for (const char* name : {"OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"
+  for (const char* name : {
+         "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"
 #if defined(__SANITIZE_ADDRESS__)
-                           ,
-                           "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"
+             ,
+             "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"
 #endif
        }) {
     if (const char* value = std::getenv(name)) {
@@ -91,9 +92,9 @@ Status ZygoteClient::SpawnLocked() {
     if (waited.ok()) {
       status = *waited;
     }
-    return MakeError(ErrorCode::kUnavailable, "the zygote failed to start (" +
-                                                  sys::DescribeWaitStatus(status) +
-                                                  "); its log says why");
+    return MakeError(
+        ErrorCode::kUnavailable,
+        "the zygote failed to start (" + sys::DescribeWaitStatus(status) + "); its log says why");
   }
   process_ = std::move(child).value();
   control_ = std::move(pair->read);

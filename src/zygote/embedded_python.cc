@@ -5,8 +5,6 @@
 #include <unistd.h>
 
 #include "runner_source.h"  // generated: kRunnerSource
-#include "sandbox/contain.h"
-#include "sandbox/setup_status.h"
 
 namespace pyexec::zygote {
 namespace {
@@ -113,9 +111,11 @@ void BeforeFork() { PyOS_BeforeFork(); }
 void AfterForkInParent() { PyOS_AfterFork_Parent(); }
 void AfterForkInChild() { PyOS_AfterFork_Child(); }
 
-void RunRunnerAndExit(int result_fd, int script_fd, unsigned long long result_limit) {
-  PyObject* result = PyObject_CallMethod(g_runner, "run", "iiK", result_fd, script_fd,
-                                         result_limit);
+void RunRunnerAndExit(int result_fd, int script_fd, uint64_t result_limit) {
+  PyObject* result =
+      PyObject_CallMethod(g_runner, "run", "iiK", result_fd, script_fd,
+                          // NOLINTNEXTLINE(google-runtime-int): "K" is unsigned long long
+                          static_cast<unsigned long long>(result_limit));
   if (result == nullptr) {
     // The runner itself failed (not the script: the runner catches everything the script
     // raises). Say so on stderr and exit with a code the server will not mistake for success.

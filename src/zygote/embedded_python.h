@@ -2,6 +2,7 @@
 // preloading, and entering the runner in a forked child. Runs in the zygote process only.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -21,7 +22,7 @@ void AfterForkInParent();
 void AfterForkInChild();
 
 // In a contained child: runs the runner on the script and _exits. Never returns.
-[[noreturn]] void RunRunnerAndExit(int result_fd, int script_fd, unsigned long long result_limit);
+[[noreturn]] void RunRunnerAndExit(int result_fd, int script_fd, uint64_t result_limit);
 
 // "3.11.2".
 std::string PythonVersion();

@@ -106,8 +106,8 @@ class Zygote {
       // with us (PR_SET_PDEATHSIG).
       _exit(0);
     }
-    std::optional<ForkRequest> request = DecodeForkRequest(
-        std::span(buffer.data(), received->bytes), received->fds.size());
+    std::optional<ForkRequest> request =
+        DecodeForkRequest(std::span(buffer.data(), received->bytes), received->fds.size());
     if (!request) {
       LogWarning("dropping a request that does not decode");
       return;  // closing the report socket tells the server

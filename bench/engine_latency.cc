@@ -1,0 +1,683 @@
+// pyexec_engine_bench: the latency of one execution through service::Engine::Run, against the
+// reference model measured in the same run (a fresh /usr/bin/python3 per request that imports
+// numpy and pandas, runs main() and prints its JSON), and the ratio of the two. Runs as its own
+// process, which the engine also execs as its zygote.
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/resource.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <numeric>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "service/engine.h"
+#include "service/limits.h"
+#include "service/outcome.h"
+#include "sys/fds.h"
+#include "sys/process.h"  // DescribeWaitStatus
+#include "util/result.h"
+#include "zygote/zygote_main.h"
+
+namespace pyexec::bench {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using Json = nlohmann::json;
+
+// The reference example: the same script for the engine and for the baseline.
+constexpr std::string_view kScript = R"(import os
+import pandas as pd
+import numpy as np
+def main():
+    print("Hello")
+    a = 2
+    b = a + 3
+    return {"status": b}
+)";
+
+constexpr std::string_view kExpectedStdout = "Hello\n";
+
+// Exactly this interpreter: the first python3 on PATH may be another build, without numpy.
+constexpr char kBaselinePython[] = "/usr/bin/python3";
+
+// What the reference Flask + nsjail service does per request, minus HTTP and nsjail: a new
+// interpreter imports numpy and pandas, runs the script's main() with its stdout captured, and
+// prints {"result": ..., "stdout": ...}. The script arrives as argv[1].
+constexpr char kBaselineWrapper[] = R"(import contextlib, io, json, sys
+import numpy, pandas
+captured = io.StringIO()
+namespace = {"__name__": "main"}
+with contextlib.redirect_stdout(captured):
+    exec(compile(sys.argv[1], "main.py", "exec"), namespace)
+    result = namespace["main"]()
+print(json.dumps({"result": result, "stdout": captured.getvalue()}))
+)";
+
+// A baseline run that takes longer than this is killed and counted as an error.
+constexpr std::chrono::seconds kBaselineTimeout{60};
+// Error messages kept per side, so that a failing run can be diagnosed without a flood.
+constexpr size_t kMaxErrorMessages = 3;
+
+struct Options {
+  int runs = 300;
+  int baseline_runs = 200;
+  int warmup = 3;
+  bool sequential = false;
+  bool json = false;
+};
+
+// The latencies of the runs that succeeded, and what went wrong with the others.
+struct Samples {
+  std::vector<double> ms;
+  int errors = 0;
+  std::vector<std::string> error_messages;
+
+  void AddError(std::string message) {
+    ++errors;
+    if (error_messages.size() < kMaxErrorMessages) {
+      error_messages.push_back(std::move(message));
+    }
+  }
+};
+
+struct Summary {
+  size_t runs = 0;
+  int errors = 0;
+  double p50 = 0;
+  double p90 = 0;
+  double p99 = 0;
+  double mean = 0;
+  double min = 0;
+  double max = 0;
+};
+
+// Nearest-rank percentile of sorted, non-empty `values`.
+double Percentile(const std::vector<double>& sorted, double percent) {
+  const double rank = percent / 100.0 * static_cast<double>(sorted.size());
+  size_t index = static_cast<size_t>(rank);
+  if (static_cast<double>(index) < rank) {
+    ++index;  // ceil
+  }
+  index = std::clamp<size_t>(index, 1, sorted.size());
+  return sorted[index - 1];
+}
+
+double Mean(const std::vector<double>& values) {
+  if (values.empty()) {
+    return 0;
+  }
+  return std::accumulate(values.begin(), values.end(), 0.0) / static_cast<double>(values.size());
+}
+
+Summary Summarize(const std::vector<double>& latencies_ms, int errors) {
+  Summary summary;
+  summary.runs = latencies_ms.size() + static_cast<size_t>(errors);
+  summary.errors = errors;
+  if (latencies_ms.empty()) {
+    return summary;
+  }
+  std::vector<double> sorted = latencies_ms;
+  std::sort(sorted.begin(), sorted.end());
+  summary.p50 = Percentile(sorted, 50);
+  summary.p90 = Percentile(sorted, 90);
+  summary.p99 = Percentile(sorted, 99);
+  summary.mean = Mean(sorted);
+  summary.min = sorted.front();
+  summary.max = sorted.back();
+  return summary;
+}
+
+Summary Summarize(const Samples& samples) { return Summarize(samples.ms, samples.errors); }
+
+double MillisecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+}
+
+// True when `value` equals the example's result, {"status": 5}.
+bool IsExpectedResult(const Json& value) { return value == Json{{"status", 5}}; }
+
+// --- The engine side ---------------------------------------------------------------------
+
+// What Run() reported beside its verdict, for the breakdown.
+struct EngineUsage {
+  // Run() latencies split by what ran just before: a baseline interpreter (which evicts the
+  // zygote's pages from the CPU caches) or another engine run.
+  std::vector<double> after_baseline_ms;
+  std::vector<double> after_engine_ms;
+  std::vector<double> usage_wall_ms;
+  std::vector<double> cpu_ms;
+  std::vector<double> memory_peak_mib;
+};
+
+// One engine execution: nullopt when it returned the expected verdict, result and stdout.
+std::optional<std::string> CheckExecution(const Result<service::Execution>& execution) {
+  if (!execution.ok()) {
+    return "engine error: " + execution.error().ToString();
+  }
+  const service::Outcome& outcome = execution->outcome;
+  if (outcome.verdict != service::Verdict::kOk) {
+    return "verdict " + std::string(service::VerdictName(outcome.verdict)) + ": " + outcome.message;
+  }
+  const Json result = Json::parse(outcome.result_json, nullptr, false);
+  if (!IsExpectedResult(result)) {
+    return "unexpected result " + outcome.result_json;
+  }
+  if (execution->stdout_data != kExpectedStdout || execution->stdout_truncated) {
+    return "unexpected stdout " + Json(execution->stdout_data).dump();
+  }
+  return std::nullopt;
+}
+
+// `after_baseline`: whether a baseline run came just before this one.
+void RunEngineOnce(service::Engine& engine, bool after_baseline, Samples* samples,
+                   EngineUsage* usage) {
+  const Clock::time_point start = Clock::now();
+  Result<service::Execution> execution = engine.Run(kScript, service::Limits{});
+  const double elapsed_ms = MillisecondsSince(start);
+  if (std::optional<std::string> problem = CheckExecution(execution)) {
+    samples->AddError(std::move(*problem));
+    return;
+  }
+  samples->ms.push_back(elapsed_ms);
+  if (usage != nullptr) {
+    (after_baseline ? usage->after_baseline_ms : usage->after_engine_ms).push_back(elapsed_ms);
+    usage->usage_wall_ms.push_back(static_cast<double>(execution->usage.wall_ms));
+    usage->cpu_ms.push_back(static_cast<double>(execution->usage.cpu_ms));
+    usage->memory_peak_mib.push_back(static_cast<double>(execution->usage.memory_peak_bytes) /
+                                     static_cast<double>(service::kMiB));
+  }
+}
+
+// --- The baseline side -------------------------------------------------------------------
+
+// Reads what is available on non-blocking `fd` into `out`; false once it reached EOF.
+bool DrainInto(int fd, std::string* out) {
+  std::array<char, 16384> buffer{};
+  while (true) {
+    const ssize_t got = read(fd, buffer.data(), buffer.size());
+    if (got > 0) {
+      out->append(buffer.data(), static_cast<size_t>(got));
+      continue;
+    }
+    if (got == 0) {
+      return false;
+    }
+    return errno == EAGAIN || errno == EINTR;
+  }
+}
+
+struct ChildOutput {
+  int wait_status = 0;
+  bool timed_out = false;
+  std::string out;
+  std::string err;
+  rusage usage{};  // the interpreter's own, from wait4
+};
+
+// Waits for `pid` and collects its rusage, retrying on EINTR.
+Status WaitForChild(pid_t pid, ChildOutput* output) {
+  while (wait4(pid, &output->wait_status, 0, &output->usage) < 0) {
+    if (errno != EINTR) {
+      return SysError("wait4(" + std::to_string(pid) + ")", errno);
+    }
+  }
+  return OkStatus();
+}
+
+// Starts the baseline interpreter with posix_spawn (as Python's subprocess does) and a minimal
+// environment; stdin is /dev/null, stdout and stderr go to `out` and `err`. posix_spawn rather
+// than sys::Spawn: wait4 then gives this one interpreter's CPU time and peak RSS.
+Result<pid_t> StartBaseline(int out, int err) {
+  std::vector<std::string> arguments = {kBaselinePython, "-c", kBaselineWrapper,
+                                        std::string(kScript)};
+  std::vector<std::string> environment = {"PATH=/usr/bin:/bin", "LANG=C.UTF-8",
+                                          "OPENBLAS_NUM_THREADS=1"};
+  std::vector<char*> argv;
+  for (std::string& argument : arguments) {
+    argv.push_back(argument.data());
+  }
+  argv.push_back(nullptr);
+  std::vector<char*> envp;
+  for (std::string& entry : environment) {
+    envp.push_back(entry.data());
+  }
+  envp.push_back(nullptr);
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+  posix_spawn_file_actions_adddup2(&actions, out, 1);
+  posix_spawn_file_actions_adddup2(&actions, err, 2);
+  // Every other descriptor of this process is O_CLOEXEC (the engine's included).
+  pid_t pid = -1;
+  const int failed =
+      posix_spawn(&pid, kBaselinePython, &actions, nullptr, argv.data(), envp.data());
+  posix_spawn_file_actions_destroy(&actions);
+  if (failed != 0) {
+    return SysError(std::string("posix_spawn(") + kBaselinePython + ")", failed);
+  }
+  return pid;
+}
+
+// Runs the baseline interpreter once: collects both of its outputs and its exit, killing it
+// after kBaselineTimeout.
+Result<ChildOutput> SpawnBaseline() {
+  Result<sys::PipeEnds> out = sys::MakePipe(true);
+  if (!out.ok()) {
+    return std::move(out).error();
+  }
+  Result<sys::PipeEnds> err = sys::MakePipe(true);
+  if (!err.ok()) {
+    return std::move(err).error();
+  }
+  Result<pid_t> pid = StartBaseline(out->write.get(), err->write.get());
+  if (!pid.ok()) {
+    return std::move(pid).error();
+  }
+  // The child holds the write ends now; ours must go, or EOF would never come.
+  out->write.Reset();
+  err->write.Reset();
+
+  ChildOutput output;
+  const Clock::time_point deadline = Clock::now() + kBaselineTimeout;
+  bool out_open = true;
+  bool err_open = true;
+  while (out_open || err_open) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    if (left.count() <= 0) {
+      output.timed_out = true;
+      kill(*pid, SIGKILL);  // not reaped yet: the pid is still ours
+      break;
+    }
+    std::array<pollfd, 2> polled{{{out_open ? out->read.get() : -1, POLLIN, 0},
+                                  {err_open ? err->read.get() : -1, POLLIN, 0}}};
+    if (poll(polled.data(), polled.size(), static_cast<int>(left.count())) < 0 && errno != EINTR) {
+      const int saved = errno;
+      kill(*pid, SIGKILL);
+      (void)WaitForChild(*pid, &output);
+      return SysError("poll", saved);
+    }
+    if (out_open && polled[0].revents != 0) {
+      out_open = DrainInto(out->read.get(), &output.out);
+    }
+    if (err_open && polled[1].revents != 0) {
+      err_open = DrainInto(err->read.get(), &output.err);
+    }
+  }
+  if (Status waited = WaitForChild(*pid, &output); !waited.ok()) {
+    return std::move(waited).error();
+  }
+  return output;
+}
+
+// One baseline request: nullopt when the interpreter exited 0 with the expected JSON.
+std::optional<std::string> CheckBaseline(const Result<ChildOutput>& output) {
+  if (!output.ok()) {
+    return "running " + std::string(kBaselinePython) + ": " + output.error().ToString();
+  }
+  if (output->timed_out) {
+    return "timed out after " + std::to_string(kBaselineTimeout.count()) + " s";
+  }
+  if (!WIFEXITED(output->wait_status) || WEXITSTATUS(output->wait_status) != 0) {
+    return sys::DescribeWaitStatus(output->wait_status) + ": " + output->err;
+  }
+  const Json printed = Json::parse(output->out, nullptr, false);
+  if (!printed.is_object() || !printed.contains("result") || !printed.contains("stdout") ||
+      !IsExpectedResult(printed["result"]) || printed["stdout"] != kExpectedStdout) {
+    return "unexpected output " + output->out;
+  }
+  return std::nullopt;
+}
+
+// What each measured baseline run cost its interpreter, for the breakdown.
+struct BaselineUsage {
+  std::vector<double> cpu_ms;
+  std::vector<double> max_rss_mib;
+};
+
+double Milliseconds(const timeval& time) {
+  return static_cast<double>(time.tv_sec) * 1000.0 + static_cast<double>(time.tv_usec) / 1000.0;
+}
+
+void RunBaselineOnce(Samples* samples, BaselineUsage* usage) {
+  const Clock::time_point start = Clock::now();
+  Result<ChildOutput> output = SpawnBaseline();
+  const double elapsed_ms = MillisecondsSince(start);
+  if (std::optional<std::string> problem = CheckBaseline(output)) {
+    samples->AddError(std::move(*problem));
+    return;
+  }
+  samples->ms.push_back(elapsed_ms);
+  if (usage != nullptr) {
+    usage->cpu_ms.push_back(Milliseconds(output->usage.ru_utime) +
+                            Milliseconds(output->usage.ru_stime));
+    usage->max_rss_mib.push_back(static_cast<double>(output->usage.ru_maxrss) / 1024.0);
+  }
+}
+
+// --- The machine -------------------------------------------------------------------------
+
+struct Machine {
+  int nproc = 0;    // CPUs this process may run on, as nproc(1) counts them
+  long online = 0;  // CPUs online
+  std::string kernel;
+  std::string cpu_model;
+};
+
+std::string ReadFirstLine(const char* path) {
+  std::ifstream file(path);
+  std::string line;
+  std::getline(file, line);
+  return line;
+}
+
+std::string LoadAverage() {
+  const std::string line = ReadFirstLine("/proc/loadavg");
+  // "0.52 0.40 0.30 1/123 4567": the three averages.
+  size_t end = 0;
+  for (int field = 0; field < 3 && end != std::string::npos; ++field) {
+    end = line.find(' ', end == 0 ? 0 : end + 1);
+  }
+  return line.substr(0, end);
+}
+
+Machine DescribeMachine() {
+  Machine machine;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    machine.nproc = CPU_COUNT(&set);
+  }
+  machine.online = sysconf(_SC_NPROCESSORS_ONLN);
+  utsname names{};
+  if (uname(&names) == 0) {
+    machine.kernel = std::string(names.sysname) + " " + names.release + " " + names.version + " " +
+                     names.machine;
+  }
+  std::ifstream cpuinfo("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(cpuinfo, line)) {
+    if (line.rfind("model name", 0) == 0) {
+      const size_t colon = line.find(':');
+      if (colon != std::string::npos) {
+        machine.cpu_model = line.substr(std::min(colon + 2, line.size()));
+      }
+      break;
+    }
+  }
+  return machine;
+}
+
+// --- Reporting ---------------------------------------------------------------------------
+
+struct Report {
+  Options options;
+  Machine machine;
+  std::string load_before;
+  std::string load_after;
+  service::Enforcement enforcement;
+  double create_ms = 0;
+  Summary engine;
+  Summary baseline;
+  EngineUsage engine_usage;
+  BaselineUsage baseline_usage;
+};
+
+std::optional<double> Ratio(double baseline, double engine) {
+  if (baseline <= 0 || engine <= 0) {
+    return std::nullopt;
+  }
+  return baseline / engine;
+}
+
+bool HasRatio(const Report& report) {
+  return report.engine.runs > static_cast<size_t>(report.engine.errors) &&
+         report.baseline.runs > static_cast<size_t>(report.baseline.errors);
+}
+
+Json SummaryJson(const Summary& summary) {
+  return Json{{"runs", summary.runs},  {"errors", summary.errors}, {"p50_ms", summary.p50},
+              {"p90_ms", summary.p90}, {"p99_ms", summary.p99},    {"mean_ms", summary.mean},
+              {"min_ms", summary.min}, {"max_ms", summary.max}};
+}
+
+Json ReportJson(const Report& report) {
+  Json json;
+  json["machine"] = {{"nproc", report.machine.nproc},
+                     {"cpus_online", report.machine.online},
+                     {"kernel", report.machine.kernel},
+                     {"cpu_model", report.machine.cpu_model},
+                     {"load_average_before", report.load_before},
+                     {"load_average_after", report.load_after}};
+  json["enforcement"] = {{"cgroup_mode", report.enforcement.cgroup_mode},
+                         {"memory", report.enforcement.memory},
+                         {"pids", report.enforcement.pids},
+                         {"kill", report.enforcement.kill},
+                         {"cpu_accounting", report.enforcement.cpu_accounting}};
+  json["order"] = report.options.sequential ? "sequential" : "interleaved";
+  json["warmup_runs"] = report.options.warmup;
+  json["engine_create_ms"] = report.create_ms;
+  json["engine"] = SummaryJson(report.engine);
+  json["engine"]["after_baseline_run"] =
+      SummaryJson(Summarize(report.engine_usage.after_baseline_ms, 0));
+  json["engine"]["after_engine_run"] =
+      SummaryJson(Summarize(report.engine_usage.after_engine_ms, 0));
+  json["engine"]["usage_wall_ms_mean"] = Mean(report.engine_usage.usage_wall_ms);
+  json["engine"]["cpu_ms_mean"] = Mean(report.engine_usage.cpu_ms);
+  json["engine"]["memory_peak_mib_mean"] = Mean(report.engine_usage.memory_peak_mib);
+  json["baseline"] = SummaryJson(report.baseline);
+  json["baseline"]["python"] = kBaselinePython;
+  json["baseline"]["cpu_ms_mean"] = Mean(report.baseline_usage.cpu_ms);
+  json["baseline"]["max_rss_mib_mean"] = Mean(report.baseline_usage.max_rss_mib);
+  if (HasRatio(report)) {
+    json["ratio"] = {{"p50", report.baseline.p50 / report.engine.p50},
+                     {"p90", report.baseline.p90 / report.engine.p90},
+                     {"p99", report.baseline.p99 / report.engine.p99},
+                     {"mean", report.baseline.mean / report.engine.mean}};
+  } else {
+    json["ratio"] = nullptr;
+  }
+  return json;
+}
+
+void PrintRow(const char* name, const Summary& summary) {
+  std::printf("%-22s %6zu %7d %10.2f %10.2f %10.2f %10.2f\n", name, summary.runs, summary.errors,
+              summary.p50, summary.p90, summary.p99, summary.mean);
+}
+
+void PrintSplit(const char* name, const Summary& summary) {
+  std::printf("%-36s p50 %.2f ms, p90 %.2f ms, p99 %.2f ms (%zu runs)\n", name, summary.p50,
+              summary.p90, summary.p99, summary.runs);
+}
+
+std::string FormatRatio(std::optional<double> ratio) {
+  if (!ratio) {
+    return "-";
+  }
+  std::array<char, 32> text{};
+  std::snprintf(text.data(), text.size(), "%.1fx", *ratio);
+  return text.data();
+}
+
+void PrintTable(const Report& report) {
+  const Machine& machine = report.machine;
+  const service::Enforcement& enforcement = report.enforcement;
+  std::printf("pyexec engine latency benchmark\n\n");
+  std::printf("machine     : nproc %d (online %ld), %s\n", machine.nproc, machine.online,
+              machine.kernel.c_str());
+  std::printf("cpu         : %s\n", machine.cpu_model.c_str());
+  std::printf("load average: %s before, %s after\n", report.load_before.c_str(),
+              report.load_after.c_str());
+  std::printf("cgroup mode : %s (memory: %s; pids: %s; kill: %s; cpu: %s)\n",
+              enforcement.cgroup_mode.c_str(), enforcement.memory.c_str(), enforcement.pids.c_str(),
+              enforcement.kill.c_str(), enforcement.cpu_accounting.c_str());
+  std::printf("engine start: %.1f ms (Engine::Create: zygote exec + numpy/pandas preload)\n",
+              report.create_ms);
+  std::printf("order       : %s, %d warm-up run(s) per side not counted\n\n",
+              report.options.sequential ? "sequential (engine, then baseline)" : "interleaved",
+              report.options.warmup);
+
+  std::printf("%-22s %6s %7s %10s %10s %10s %10s\n", "", "runs", "errors", "p50 ms", "p90 ms",
+              "p99 ms", "mean ms");
+  PrintRow("engine (Engine::Run)", report.engine);
+  PrintRow("baseline (python3)", report.baseline);
+  std::printf("\nbaseline / engine (times faster): p50 %s, p90 %s, p99 %s, mean %s\n",
+              FormatRatio(Ratio(report.baseline.p50, report.engine.p50)).c_str(),
+              FormatRatio(Ratio(report.baseline.p90, report.engine.p90)).c_str(),
+              FormatRatio(Ratio(report.baseline.p99, report.engine.p99)).c_str(),
+              FormatRatio(Ratio(report.baseline.mean, report.engine.mean)).c_str());
+
+  const EngineUsage& usage = report.engine_usage;
+  const double usage_wall = Mean(usage.usage_wall_ms);
+  std::printf("\nbreakdown, engine (means over successful runs)\n");
+  std::printf("  Run() wall time                    %8.2f ms\n", report.engine.mean);
+  std::printf(
+      "  usage.wall_ms (1 ms resolution)    %8.2f ms  start of Run() to the child's exit"
+      " and drained output\n",
+      usage_wall);
+  std::printf(
+      "  Run() after usage.wall_ms          %8.2f ms  cgroup read + removal,"
+      " classification (+ truncation of wall_ms)\n",
+      report.engine.mean - usage_wall);
+  std::printf("  child CPU (usage.cpu_ms)           %8.2f ms\n", Mean(usage.cpu_ms));
+  PrintSplit("  Run() right after a baseline run", Summarize(usage.after_baseline_ms, 0));
+  PrintSplit("  Run() right after an engine run", Summarize(usage.after_engine_ms, 0));
+  std::printf(
+      "  child peak memory                  %8.2f MiB  charged to its cgroup (pages shared"
+      " with the zygote are not)\n",
+      Mean(usage.memory_peak_mib));
+  std::printf("breakdown, baseline\n");
+  std::printf("  interpreter CPU (wait4 rusage)     %8.2f ms\n",
+              Mean(report.baseline_usage.cpu_ms));
+  std::printf("  interpreter peak RSS               %8.2f MiB\n",
+              Mean(report.baseline_usage.max_rss_mib));
+}
+
+void PrintErrors(const char* side, const Samples& samples) {
+  for (const std::string& message : samples.error_messages) {
+    std::cerr << side << " error: " << message << "\n";
+  }
+}
+
+// --- The measurement ---------------------------------------------------------------------
+
+int Main(int argc, char** argv) {
+  Options options;
+  CLI::App app{"Latency of service::Engine::Run against a fresh /usr/bin/python3 per request"};
+  app.add_option("--runs", options.runs, "engine executions measured")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 100000));
+  app.add_option("--baseline-runs", options.baseline_runs,
+                 "fresh /usr/bin/python3 processes measured (0: no baseline)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 100000));
+  app.add_option("--warmup", options.warmup, "runs per side before measuring, not counted")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1000));
+  app.add_flag("--sequential", options.sequential,
+               "all engine runs, then all baseline runs (default: interleaved)");
+  app.add_flag("--json", options.json, "print the results as one JSON object");
+  CLI11_PARSE(app, argc, argv);
+
+  Report report;
+  report.options = options;
+  report.machine = DescribeMachine();
+  report.load_before = LoadAverage();
+
+  // No thread exists yet: the engine's zygote must come from a single-threaded process.
+  const Clock::time_point create_start = Clock::now();
+  Result<std::unique_ptr<service::Engine>> created =
+      service::Engine::Create(service::EngineConfig{});
+  report.create_ms = MillisecondsSince(create_start);
+  if (!created.ok()) {
+    std::cerr << "cannot start the engine: " << created.error().ToString() << "\n";
+    return 2;
+  }
+  service::Engine& engine = **created;
+  report.enforcement = engine.enforcement();
+
+  const size_t engine_runs = static_cast<size_t>(options.runs);
+  const size_t baseline_runs = static_cast<size_t>(options.baseline_runs);
+  std::cerr << "measuring " << engine_runs << " engine runs and " << baseline_runs
+            << " baseline runs (" << (options.sequential ? "sequential" : "interleaved")
+            << "); the baseline takes ~0.3 s per run...\n";
+
+  Samples engine_samples;
+  Samples baseline_samples;
+  Samples warmup_samples;
+  for (int i = 0; i < options.warmup; ++i) {
+    RunEngineOnce(engine, false, &warmup_samples, nullptr);
+    if (baseline_runs > 0) {
+      RunBaselineOnce(&warmup_samples, nullptr);
+    }
+  }
+  PrintErrors("warm-up", warmup_samples);
+
+  // Interleaved: at each step, the side that is proportionally further behind runs next, so
+  // both sides see the same background noise over the whole run.
+  size_t engine_done = 0;
+  size_t baseline_done = 0;
+  bool last_was_baseline = options.warmup > 0 && baseline_runs > 0;
+  for (size_t step = 0; step < engine_runs + baseline_runs; ++step) {
+    bool run_engine = false;
+    if (options.sequential) {
+      run_engine = engine_done < engine_runs;
+    } else {
+      run_engine =
+          baseline_done == baseline_runs ||
+          (engine_done < engine_runs && engine_done * baseline_runs <= baseline_done * engine_runs);
+    }
+    if (run_engine) {
+      RunEngineOnce(engine, last_was_baseline, &engine_samples, &report.engine_usage);
+      ++engine_done;
+    } else {
+      RunBaselineOnce(&baseline_samples, &report.baseline_usage);
+      ++baseline_done;
+    }
+    last_was_baseline = !run_engine;
+  }
+  report.load_after = LoadAverage();
+  report.engine = Summarize(engine_samples);
+  report.baseline = Summarize(baseline_samples);
+  PrintErrors("engine", engine_samples);
+  PrintErrors("baseline", baseline_samples);
+
+  if (options.json) {
+    std::cout << ReportJson(report).dump(2) << "\n";
+  } else {
+    PrintTable(report);
+  }
+  std::fflush(stdout);
+  return engine_samples.errors + baseline_samples.errors + warmup_samples.errors == 0 ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace pyexec::bench
+
+int main(int argc, char** argv) {
+  // The engine execs /proc/self/exe as its zygote: become it before anything else runs.
+  if (pyexec::zygote::IsZygoteInvocation(argc, argv)) {
+    pyexec::zygote::ZygoteEntry(argc, argv);
+  }
+  return pyexec::bench::Main(argc, argv);
+}
