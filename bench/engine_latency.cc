@@ -83,6 +83,7 @@ struct Options {
   int warmup = 3;
   bool sequential = false;
   bool json = false;
+  std::string cgroups = "auto";
 };
 
 // The latencies of the runs that succeeded, and what went wrong with the others.
@@ -159,8 +160,10 @@ bool IsExpectedResult(const Json& value) { return value == Json{{"status", 5}}; 
 
 // What Run() reported beside its verdict, for the breakdown.
 struct EngineUsage {
-  // Run() latencies split by what ran just before: a baseline interpreter (which evicts the
-  // zygote's pages from the CPU caches) or another engine run.
+  // Run() latencies split by what ran just before: a baseline interpreter (the engine then sat
+  // idle for ~0.3 s, as between a lightly loaded service's requests) or another engine run
+  // (warm, back to back). They differ on this host: after idle, the child's first write to
+  // cgroup.procs takes 10-15 ms (strace), none of it with --cgroups=off.
   std::vector<double> after_baseline_ms;
   std::vector<double> after_engine_ms;
   std::vector<double> usage_wall_ms;
@@ -252,11 +255,13 @@ Result<pid_t> StartBaseline(int out, int err) {
   std::vector<std::string> environment = {"PATH=/usr/bin:/bin", "LANG=C.UTF-8",
                                           "OPENBLAS_NUM_THREADS=1"};
   std::vector<char*> argv;
+  argv.reserve(arguments.size() + 1);
   for (std::string& argument : arguments) {
     argv.push_back(argument.data());
   }
   argv.push_back(nullptr);
   std::vector<char*> envp;
+  envp.reserve(environment.size() + 1);
   for (std::string& entry : environment) {
     envp.push_back(entry.data());
   }
@@ -378,8 +383,8 @@ void RunBaselineOnce(Samples* samples, BaselineUsage* usage) {
 // --- The machine -------------------------------------------------------------------------
 
 struct Machine {
-  int nproc = 0;    // CPUs this process may run on, as nproc(1) counts them
-  long online = 0;  // CPUs online
+  int nproc = 0;   // CPUs this process may run on, as nproc(1) counts them
+  int online = 0;  // CPUs online
   std::string kernel;
   std::string cpu_model;
 };
@@ -408,7 +413,7 @@ Machine DescribeMachine() {
   if (sched_getaffinity(0, sizeof(set), &set) == 0) {
     machine.nproc = CPU_COUNT(&set);
   }
-  machine.online = sysconf(_SC_NPROCESSORS_ONLN);
+  machine.online = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
   utsname names{};
   if (uname(&names) == 0) {
     machine.kernel = std::string(names.sysname) + " " + names.release + " " + names.version + " " +
@@ -443,16 +448,16 @@ struct Report {
   BaselineUsage baseline_usage;
 };
 
-std::optional<double> Ratio(double baseline, double engine) {
-  if (baseline <= 0 || engine <= 0) {
-    return std::nullopt;
+// How many times faster the engine is: baseline / engine, for each statistic.
+Json RatioJson(const Summary& baseline, const Summary& engine) {
+  if (baseline.runs <= static_cast<size_t>(baseline.errors) ||
+      engine.runs <= static_cast<size_t>(engine.errors)) {
+    return nullptr;
   }
-  return baseline / engine;
-}
-
-bool HasRatio(const Report& report) {
-  return report.engine.runs > static_cast<size_t>(report.engine.errors) &&
-         report.baseline.runs > static_cast<size_t>(report.baseline.errors);
+  return Json{{"p50", baseline.p50 / engine.p50},
+              {"p90", baseline.p90 / engine.p90},
+              {"p99", baseline.p99 / engine.p99},
+              {"mean", baseline.mean / engine.mean}};
 }
 
 Json SummaryJson(const Summary& summary) {
@@ -462,6 +467,8 @@ Json SummaryJson(const Summary& summary) {
 }
 
 Json ReportJson(const Report& report) {
+  const Summary after_baseline = Summarize(report.engine_usage.after_baseline_ms, 0);
+  const Summary after_engine = Summarize(report.engine_usage.after_engine_ms, 0);
   Json json;
   json["machine"] = {{"nproc", report.machine.nproc},
                      {"cpus_online", report.machine.online},
@@ -478,10 +485,8 @@ Json ReportJson(const Report& report) {
   json["warmup_runs"] = report.options.warmup;
   json["engine_create_ms"] = report.create_ms;
   json["engine"] = SummaryJson(report.engine);
-  json["engine"]["after_baseline_run"] =
-      SummaryJson(Summarize(report.engine_usage.after_baseline_ms, 0));
-  json["engine"]["after_engine_run"] =
-      SummaryJson(Summarize(report.engine_usage.after_engine_ms, 0));
+  json["engine"]["after_baseline_run"] = SummaryJson(after_baseline);
+  json["engine"]["after_engine_run"] = SummaryJson(after_engine);
   json["engine"]["usage_wall_ms_mean"] = Mean(report.engine_usage.usage_wall_ms);
   json["engine"]["cpu_ms_mean"] = Mean(report.engine_usage.cpu_ms);
   json["engine"]["memory_peak_mib_mean"] = Mean(report.engine_usage.memory_peak_mib);
@@ -489,41 +494,35 @@ Json ReportJson(const Report& report) {
   json["baseline"]["python"] = kBaselinePython;
   json["baseline"]["cpu_ms_mean"] = Mean(report.baseline_usage.cpu_ms);
   json["baseline"]["max_rss_mib_mean"] = Mean(report.baseline_usage.max_rss_mib);
-  if (HasRatio(report)) {
-    json["ratio"] = {{"p50", report.baseline.p50 / report.engine.p50},
-                     {"p90", report.baseline.p90 / report.engine.p90},
-                     {"p99", report.baseline.p99 / report.engine.p99},
-                     {"mean", report.baseline.mean / report.engine.mean}};
-  } else {
-    json["ratio"] = nullptr;
-  }
+  json["ratio"] = RatioJson(report.baseline, report.engine);
+  json["ratio_after_engine_run"] = RatioJson(report.baseline, after_engine);
   return json;
 }
 
 void PrintRow(const char* name, const Summary& summary) {
-  std::printf("%-22s %6zu %7d %10.2f %10.2f %10.2f %10.2f\n", name, summary.runs, summary.errors,
+  std::printf("%-34s %6zu %7d %9.2f %9.2f %9.2f %9.2f\n", name, summary.runs, summary.errors,
               summary.p50, summary.p90, summary.p99, summary.mean);
 }
 
-void PrintSplit(const char* name, const Summary& summary) {
-  std::printf("%-36s p50 %.2f ms, p90 %.2f ms, p99 %.2f ms (%zu runs)\n", name, summary.p50,
-              summary.p90, summary.p99, summary.runs);
-}
-
-std::string FormatRatio(std::optional<double> ratio) {
-  if (!ratio) {
-    return "-";
+void PrintRatioRow(const char* name, const Summary& baseline, const Summary& engine) {
+  const Json ratio = RatioJson(baseline, engine);
+  if (ratio.is_null()) {
+    return;
   }
-  std::array<char, 32> text{};
-  std::snprintf(text.data(), text.size(), "%.1fx", *ratio);
-  return text.data();
+  std::printf("%-34s %6s %7s %8.1fx %8.1fx %8.1fx %8.1fx\n", name, "", "",
+              ratio["p50"].get<double>(), ratio["p90"].get<double>(), ratio["p99"].get<double>(),
+              ratio["mean"].get<double>());
 }
 
 void PrintTable(const Report& report) {
   const Machine& machine = report.machine;
   const service::Enforcement& enforcement = report.enforcement;
+  const EngineUsage& usage = report.engine_usage;
+  const Summary after_baseline = Summarize(usage.after_baseline_ms, 0);
+  const Summary after_engine = Summarize(usage.after_engine_ms, 0);
+
   std::printf("pyexec engine latency benchmark\n\n");
-  std::printf("machine     : nproc %d (online %ld), %s\n", machine.nproc, machine.online,
+  std::printf("machine     : nproc %d (online %d), %s\n", machine.nproc, machine.online,
               machine.kernel.c_str());
   std::printf("cpu         : %s\n", machine.cpu_model.c_str());
   std::printf("load average: %s before, %s after\n", report.load_before.c_str(),
@@ -537,39 +536,40 @@ void PrintTable(const Report& report) {
               report.options.sequential ? "sequential (engine, then baseline)" : "interleaved",
               report.options.warmup);
 
-  std::printf("%-22s %6s %7s %10s %10s %10s %10s\n", "", "runs", "errors", "p50 ms", "p90 ms",
+  std::printf("%-34s %6s %7s %9s %9s %9s %9s\n", "latency", "runs", "errors", "p50 ms", "p90 ms",
               "p99 ms", "mean ms");
-  PrintRow("engine (Engine::Run)", report.engine);
-  PrintRow("baseline (python3)", report.baseline);
-  std::printf("\nbaseline / engine (times faster): p50 %s, p90 %s, p99 %s, mean %s\n",
-              FormatRatio(Ratio(report.baseline.p50, report.engine.p50)).c_str(),
-              FormatRatio(Ratio(report.baseline.p90, report.engine.p90)).c_str(),
-              FormatRatio(Ratio(report.baseline.p99, report.engine.p99)).c_str(),
-              FormatRatio(Ratio(report.baseline.mean, report.engine.mean)).c_str());
+  PrintRow("engine: Engine::Run, all runs", report.engine);
+  if (!usage.after_baseline_ms.empty() && !usage.after_engine_ms.empty()) {
+    PrintRow("  right after a baseline run", after_baseline);
+    PrintRow("  right after an engine run", after_engine);
+  }
+  PrintRow("baseline: fresh /usr/bin/python3", report.baseline);
 
-  const EngineUsage& usage = report.engine_usage;
+  std::printf("\n%-34s %6s %7s %9s %9s %9s %9s\n", "baseline / engine (times faster)", "", "",
+              "p50", "p90", "p99", "mean");
+  PrintRatioRow("all engine runs", report.baseline, report.engine);
+  if (!usage.after_baseline_ms.empty() && !usage.after_engine_ms.empty()) {
+    PrintRatioRow("engine runs after an engine run", report.baseline, after_engine);
+  }
+
   const double usage_wall = Mean(usage.usage_wall_ms);
   std::printf("\nbreakdown, engine (means over successful runs)\n");
-  std::printf("  Run() wall time                    %8.2f ms\n", report.engine.mean);
+  std::printf("  Run() wall time                  %8.2f ms\n", report.engine.mean);
   std::printf(
-      "  usage.wall_ms (1 ms resolution)    %8.2f ms  start of Run() to the child's exit"
-      " and drained output\n",
+      "  usage.wall_ms                    %8.2f ms  Run() start to child exit + output drained"
+      " (1 ms resolution)\n",
       usage_wall);
   std::printf(
-      "  Run() after usage.wall_ms          %8.2f ms  cgroup read + removal,"
-      " classification (+ truncation of wall_ms)\n",
+      "  Run() after usage.wall_ms        %8.2f ms  cgroup read + removal, classification\n",
       report.engine.mean - usage_wall);
-  std::printf("  child CPU (usage.cpu_ms)           %8.2f ms\n", Mean(usage.cpu_ms));
-  PrintSplit("  Run() right after a baseline run", Summarize(usage.after_baseline_ms, 0));
-  PrintSplit("  Run() right after an engine run", Summarize(usage.after_engine_ms, 0));
+  std::printf("  child CPU (usage.cpu_ms)         %8.2f ms\n", Mean(usage.cpu_ms));
   std::printf(
-      "  child peak memory                  %8.2f MiB  charged to its cgroup (pages shared"
+      "  child peak memory                %8.2f MiB charged to its own cgroup (pages shared"
       " with the zygote are not)\n",
       Mean(usage.memory_peak_mib));
-  std::printf("breakdown, baseline\n");
-  std::printf("  interpreter CPU (wait4 rusage)     %8.2f ms\n",
-              Mean(report.baseline_usage.cpu_ms));
-  std::printf("  interpreter peak RSS               %8.2f MiB\n",
+  std::printf("breakdown, baseline (means over successful runs)\n");
+  std::printf("  interpreter CPU (wait4 rusage)   %8.2f ms\n", Mean(report.baseline_usage.cpu_ms));
+  std::printf("  interpreter peak RSS             %8.2f MiB\n",
               Mean(report.baseline_usage.max_rss_mib));
 }
 
@@ -597,6 +597,10 @@ int Main(int argc, char** argv) {
   app.add_flag("--sequential", options.sequential,
                "all engine runs, then all baseline runs (default: interleaved)");
   app.add_flag("--json", options.json, "print the results as one JSON object");
+  app.add_option("--cgroups", options.cgroups,
+                 "auto: the engine's default; off: rlimits only, to see what cgroups cost")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"auto", "off"}));
   CLI11_PARSE(app, argc, argv);
 
   Report report;
@@ -606,8 +610,10 @@ int Main(int argc, char** argv) {
 
   // No thread exists yet: the engine's zygote must come from a single-threaded process.
   const Clock::time_point create_start = Clock::now();
-  Result<std::unique_ptr<service::Engine>> created =
-      service::Engine::Create(service::EngineConfig{});
+  service::EngineConfig config;
+  config.cgroups =
+      options.cgroups == "off" ? service::CgroupMode::kOff : service::CgroupMode::kAuto;
+  Result<std::unique_ptr<service::Engine>> created = service::Engine::Create(config);
   report.create_ms = MillisecondsSince(create_start);
   if (!created.ok()) {
     std::cerr << "cannot start the engine: " << created.error().ToString() << "\n";
@@ -634,7 +640,8 @@ int Main(int argc, char** argv) {
   PrintErrors("warm-up", warmup_samples);
 
   // Interleaved: at each step, the side that is proportionally further behind runs next, so
-  // both sides see the same background noise over the whole run.
+  // both sides see the same background noise over the whole run. Most engine runs then follow
+  // a baseline run, so the engine's figures are those of an engine that was idle in between.
   size_t engine_done = 0;
   size_t baseline_done = 0;
   bool last_was_baseline = options.warmup > 0 && baseline_runs > 0;
@@ -667,7 +674,7 @@ int Main(int argc, char** argv) {
   } else {
     PrintTable(report);
   }
-  std::fflush(stdout);
+  (void)std::fflush(stdout);
   return engine_samples.errors + baseline_samples.errors + warmup_samples.errors == 0 ? 0 : 1;
 }
 

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 export PATH="/usr/bin:/bin:${PATH}"
 
 if [ -x scripts/install-deps.sh ] && [ "$(id -u)" -eq 0 ]; then
-  scripts/install-deps.sh
+  scripts/install-deps.sh >&2
 fi
 
 # The benchmark is part of the test build (bench/ is added with tests/). Release, but at -O2:

@@ -17,6 +17,14 @@ SCRIPT_NAME = "main.py"
 _TEXT_LIMIT = 64 * 1024  # characters kept of a message or traceback
 _PATH_LIMIT = 200  # characters of the path to an unserializable value
 
+# Encoders made when the zygote imports the runner, before any script runs: a script that
+# replaces json.dumps (say, functools.partial(json.dumps, indent=2)) changes its own output,
+# not the envelope's framing or the result's form.
+_encode_result = json.JSONEncoder(
+    ensure_ascii=False, allow_nan=False, separators=(",", ":")
+).encode
+_encode_envelope = json.JSONEncoder().encode
+
 
 def _clip(text, limit=_TEXT_LIMIT):
     if len(text) <= limit:
@@ -108,7 +116,7 @@ def _find_unserializable(value, path, seen, depth):
 
 def _serialize(value, result_limit):
     try:
-        text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+        text = _encode_result(value)
         payload = text.encode("utf-8")
     except (TypeError, ValueError, RecursionError, UnicodeEncodeError) as error:
         try:
@@ -195,6 +203,14 @@ def _execute(source, result_limit):
     return _serialize(value, result_limit)
 
 
+def _printable(value):
+    # Lone surrogates (from surrogateescape decoding, say) are not Unicode: a strict JSON
+    # reader rejects "\udcff". Exception messages and tracebacks keep them as visible escapes.
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
+
+
 def _write_all(fd, data):
     view = memoryview(data)
     while view:
@@ -202,14 +218,32 @@ def _write_all(fd, data):
         view = view[written:]
 
 
+def _park_channel(result_fd):
+    """Moves the result channel off its well-known descriptor before the script runs.
+
+    Bytes a script (or a library) writes to descriptor 3 would otherwise land in front of the
+    envelope, and the server would not believe it: the script would lose its real verdict.
+    Descriptor 3 becomes /dev/null. A script that looks for the channel can still find it, but
+    it can only forge its own verdict, which it could produce honestly by returning a value;
+    and the server believes an envelope only when the process exits 0.
+    """
+    channel = os.dup(result_fd)  # not inheritable (PEP 446): programs the script runs lack it
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, result_fd, inheritable=False)
+    os.close(null)
+    return channel
+
+
 def run(result_fd, script_fd, result_limit):
     pid = os.getpid()
     _reseed()
     source = _read_script(script_fd)
+    channel = _park_channel(result_fd)
     try:
         envelope, payload = _execute(source, result_limit)
     finally:
         # A process the script forked returns through here too: only the original reports.
         if os.getpid() != pid:
             os._exit(0)
-    _write_all(result_fd, json.dumps(envelope).encode("ascii") + b"\n" + payload)
+    envelope = {key: _printable(value) for key, value in envelope.items()}
+    _write_all(channel, _encode_envelope(envelope).encode("ascii") + b"\n" + payload)

@@ -8,6 +8,7 @@
 #include <array>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 
 #include "sandbox/setup_status.h"
@@ -54,6 +55,25 @@ struct Stream {
   }
 };
 
+// Timestamps of one execution's phases, logged at debug level: where the time goes.
+struct PhaseTrace {
+  Clock::time_point start = Clock::now();
+  Clock::time_point prepared, sent, started, exited, drained, removed;
+
+  static double Ms(Clock::time_point from, Clock::time_point to) {
+    return to < from ? 0.0 : std::chrono::duration<double, std::milli>(to - from).count();
+  }
+  std::string Describe() const {
+    char text[256];
+    (void)snprintf(text, sizeof(text),
+                   "prepare %.2f ms, request %.2f, fork %.2f, run %.2f, drain %.2f, "
+                   "cgroup removal %.2f",
+                   Ms(start, prepared), Ms(prepared, sent), Ms(sent, started), Ms(started, exited),
+                   Ms(exited, drained), Ms(drained, removed));
+    return text;
+  }
+};
+
 int MillisecondsUntil(Clock::time_point when) {
   const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(when - Clock::now());
   return static_cast<int>(std::max<int64_t>(0, std::min<int64_t>(left.count() + 1, 1 << 30)));
@@ -82,8 +102,10 @@ Result<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& config) {
   const auto backend = [](const std::string& name) { return "cgroup " + name; };
   e.memory = host && !host->MemoryBackend().empty() ? backend(host->MemoryBackend())
                                                     : "rlimit (RLIMIT_AS)";
-  e.pids =
-      host && !host->PidsBackend().empty() ? backend(host->PidsBackend()) : "rlimit (RLIMIT_NPROC)";
+  // The kernel never applies RLIMIT_NPROC to root (fork(2)): say so rather than claim a limit.
+  e.pids = host && !host->PidsBackend().empty() ? backend(host->PidsBackend())
+           : geteuid() == 0                     ? "none (RLIMIT_NPROC does not apply to root)"
+                                                : "rlimit (RLIMIT_NPROC)";
   e.kill = host && host->CanKillTree() ? "cgroup.kill" : host ? "cgroup.procs" : "process group";
   e.cpu_accounting = host && !host->CpuBackend().empty() ? backend(host->CpuBackend()) : "rusage";
 
@@ -100,14 +122,18 @@ Result<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& config) {
 
 Result<Execution> Engine::Run(std::string_view script, const Limits& limits) {
   const uint64_t id = next_id_.fetch_add(1);
-  const Clock::time_point start = Clock::now();
+  PhaseTrace trace;
+  const Clock::time_point start = trace.start;
   const bool memory_cgroup = enforcement_.memory.rfind("cgroup", 0) == 0;
   const bool pids_cgroup = enforcement_.pids.rfind("cgroup", 0) == 0;
 
   std::optional<cgroup::ExecutionCgroup> cgroup;
   if (cgroups_) {
-    Result<cgroup::ExecutionCgroup> made = cgroups_->CreateExecution(
-        "x" + std::to_string(id), cgroup::CgroupLimits{limits.memory_bytes, limits.pids});
+    // Built with append, not "x" + to_string(): GCC 12 -O3 warns falsely there (bug 105329).
+    std::string name = "x";
+    name += std::to_string(id);
+    Result<cgroup::ExecutionCgroup> made =
+        cgroups_->CreateExecution(name, cgroup::CgroupLimits{limits.memory_bytes, limits.pids});
     if (!made.ok()) {
       return std::move(made).error();
     }
@@ -152,9 +178,11 @@ Result<Execution> Engine::Run(std::string_view script, const Limits& limits) {
     }
     request.cgroup_fd_count = static_cast<uint32_t>(cgroup->join_fds().size());
   }
+  trace.prepared = Clock::now();
   if (Status sent = zygote_->RequestFork(request, fds); !sent.ok()) {
     return std::move(sent).error();
   }
+  trace.sent = Clock::now();
   // The child holds the write ends now; ours must go, or EOF would never come.
   report->write.Reset();
   script_fd->Reset();
@@ -238,11 +266,13 @@ Result<Execution> Engine::Run(std::string_view script, const Limits& limits) {
       }
       if (message->kind == zygote::ReportKind::kStarted) {
         child = message->pid;
+        trace.started = Clock::now();
       } else if (message->kind == zygote::ReportKind::kForkFailed) {
         return SysError("fork (in the zygote)", message->sys_errno);
       } else {
         exit_report = *message;
         seen.exited = true;
+        trace.exited = Clock::now();
         seen.wait_status = message->wait_status;
         // main() is done: nothing the execution started may outlive it.
         kill_execution();
@@ -282,6 +312,7 @@ Result<Execution> Engine::Run(std::string_view script, const Limits& limits) {
                          std::strerror(setup_failure->sys_errno));
   }
 
+  trace.drained = Clock::now();
   Execution execution;
   execution.usage.wall_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
@@ -300,6 +331,10 @@ Result<Execution> Engine::Run(std::string_view script, const Limits& limits) {
       LogWarning("removing the cgroup of execution " + std::to_string(id) + ": " +
                  s.error().ToString());
     }
+  }
+  trace.removed = Clock::now();
+  if (GetLogLevel() <= LogLevel::kDebug) {
+    LogDebug("execution " + std::to_string(id) + ": " + trace.Describe());
   }
   execution.usage.cpu_ms = static_cast<int64_t>(seen.cpu_used_ns / 1000000);
   seen.result_channel = result_stream.capture.data();

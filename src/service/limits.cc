@@ -28,7 +28,10 @@ Result<Limits> ApplyRequest(const Limits& maximum, const LimitRequest& request) 
                                                      FormatSeconds(maximum.timeout) + "]");
     }
     // Round up to a whole millisecond so that a tiny positive timeout is not zero.
-    limits.timeout = std::chrono::milliseconds(static_cast<int64_t>(std::ceil(seconds * 1000.0)));
+    // Clamped: seconds * 1000.0 can land just above a whole maximum (2.007 -> 2007.0000000000002).
+    limits.timeout =
+        std::min(maximum.timeout,
+                 std::chrono::milliseconds(static_cast<int64_t>(std::ceil(seconds * 1000.0))));
     limits.cpu_seconds =
         std::min<uint64_t>(maximum.cpu_seconds, static_cast<uint64_t>(std::ceil(seconds)));
   }

@@ -60,8 +60,9 @@ struct Observation {
 // Maximum nesting accepted in a result (and in the envelope: 2).
 inline constexpr size_t kMaxResultDepth = 10000;
 
-// Derives the verdict. Precedence: deadline, memory, the runner's envelope, then how the
-// process ended. An envelope that does not parse, or an invalid result, is not believed.
+// Derives the verdict. Precedence: deadline, overflow of the result channel, memory (an OOM
+// kill), the runner's envelope (only when the child exited 0), then how the process ended.
+// An envelope that does not parse is not believed; an invalid result is not_serializable.
 Outcome Classify(const Observation& observation);
 
 }  // namespace pyexec::service

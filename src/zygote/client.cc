@@ -28,13 +28,17 @@ std::vector<std::string> ZygoteEnvironment() {
       "MKL_NUM_THREADS=1",
       "NUMEXPR_NUM_THREADS=1",
   };
-  for (const char* name : {
-         "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"
+  std::vector<const char*> passed = {"OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"};
 #if defined(__SANITIZE_ADDRESS__)
-             ,
-             "ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"
+  passed.push_back("UBSAN_OPTIONS");
+  passed.push_back("LSAN_OPTIONS");
+  // A script's segfault (ctypes) must end its process with SIGSEGV as in a normal build, not
+  // with ASan's report and exit 1: the zygote and its children leave SEGV to the kernel.
+  const char* asan = std::getenv("ASAN_OPTIONS");
+  env.push_back(std::string("ASAN_OPTIONS=") + (asan ? std::string(asan) + ":" : "") +
+                "handle_segv=0:handle_sigbus=0:handle_sigfpe=0");
 #endif
-       }) {
+  for (const char* name : passed) {
     if (const char* value = std::getenv(name)) {
       env.push_back(std::string(name) + "=" + value);
     }

@@ -127,7 +127,7 @@ TEST(OutputResult, FloatsRoundTrip) {
       "def main():\n    return [0.1, 1e-300, -0.0, 5e-324, 1.7976931348623157e308, 1.5]\n");
   ASSERT_EQ(VerdictOf(run), "ok") << run.outcome.message;
   EXPECT_EQ(run.outcome.result_json, "[0.1,1e-300,-0.0,5e-324,1.7976931348623157e+308,1.5]");
-  const nlohmann::json parsed = nlohmann::json::parse(run.outcome.result_json);
+  nlohmann::json parsed = nlohmann::json::parse(run.outcome.result_json);
   ASSERT_EQ(parsed.size(), 6u);
   EXPECT_EQ(parsed[0].get<double>(), 0.1);
   EXPECT_EQ(parsed[1].get<double>(), 1e-300);
@@ -146,8 +146,11 @@ def main():
     return {"text": text, "\u00e9": len(text)}
 )py");
   ASSERT_EQ(VerdictOf(run), "ok") << run.outcome.message;
-  const std::string expected("a\0b\xE2\x80\xA8" "c\xF0\x9F\x98\x80\xC3\xA9", 13);
-  const nlohmann::json parsed = nlohmann::json::parse(run.outcome.result_json);
+  const std::string expected(
+      "a\0b\xE2\x80\xA8"
+      "c\xF0\x9F\x98\x80\xC3\xA9",
+      13);
+  nlohmann::json parsed = nlohmann::json::parse(run.outcome.result_json);
   EXPECT_EQ(parsed["text"].get<std::string>(), expected);
   EXPECT_EQ(parsed["\xC3\xA9"].get<int>(), 7);
   EXPECT_EQ(run.stdout_data, expected + "\n");
@@ -158,6 +161,21 @@ TEST(OutputResult, LoneSurrogateIsNotSerializable) {
   ASSERT_EQ(VerdictOf(run), "not_serializable") << run.outcome.message;
   EXPECT_EQ(run.outcome.path, "result['s'][1]");
   EXPECT_THAT(run.outcome.message, HasSubstr("surrogate"));
+}
+
+// The runner serialises with the json module the script can also reach; a script making its
+// own json.dumps pretty must not change how (or whether) its result is reported.
+TEST(OutputResult, ScriptPatchingJsonDumps_DoesNotChangeTheReportedResult) {
+  const service::Execution run = RunScript(R"py(
+import functools, json
+json.dumps = functools.partial(json.dumps, indent=2, sort_keys=True)
+def main():
+    print(json.dumps({"b": 1, "a": 2}))
+    return {"b": [1, 2], "a": "x"}
+)py");
+  ASSERT_EQ(VerdictOf(run), "ok") << run.outcome.message;
+  EXPECT_EQ(run.outcome.result_json, R"({"b":[1,2],"a":"x"})");
+  EXPECT_EQ(run.stdout_data, "{\n  \"a\": 2,\n  \"b\": 1\n}\n");  // the script's own use
 }
 
 TEST(OutputResult, ResultPrintedToStdoutIsNotTakenAsTheResult) {
@@ -173,8 +191,8 @@ def main():
   EXPECT_EQ(run.stdout_data, "{\"result\": 42}\n{\"status\": \"ok\"}\n42\n");
 }
 
-// Descriptor 3 is where a runner's result channel conventionally sits; a script (or a library)
-// writing there must not change what the execution reports.
+// Descriptor 3 is where the zygote hands the runner its result channel (sandbox::kResultFd); a
+// script (or a library) writing there must not change what the execution reports.
 TEST(OutputResultChannel, GarbageOnFd3ThenRaising_YieldsTheRealVerdict) {
   const service::Execution run = RunScript(R"py(import os
 def main():
@@ -247,7 +265,7 @@ TEST(OutputResultChannel, EnvelopeForgedOnTheRealChannel_IsTheScriptsOwnResultOn
   EXPECT_EQ(run.outcome.result_json, "42");
 }
 
-TEST(OutputResultChannel, InvalidJsonForgedOnTheRealChannel_IsNotBelieved) {
+TEST(OutputResultChannel, EnvelopeForgedWithAnInvalidResult_IsNotSerializable) {
   std::string script = ForgeThenExit(0);
   script.replace(script.find("\\n42"), 4, "\\n{bad");
   const service::Execution run = RunScript(script);

@@ -3,7 +3,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cstdint>
 #include <nlohmann/json.hpp>
+#include <ostream>
 #include <string>
 
 #include "support/engine_fixture.h"
@@ -138,6 +141,9 @@ struct Unserializable {
   const char* reason;
 };
 
+// Names the case in test listings instead of dumping its bytes.
+void PrintTo(const Unserializable& value, std::ostream* os) { *os << value.name; }
+
 class VerdictNotSerializable : public ::testing::TestWithParam<Unserializable> {};
 
 TEST_P(VerdictNotSerializable, NamesThePathOfTheBadValue) {
@@ -169,18 +175,20 @@ INSTANTIATE_TEST_SUITE_P(
         Unserializable{"NumpyInt64", R"({"n": np.int64(3)})", "result['n']", "numpy.int64"},
         Unserializable{"TopLevelObject", "object()", "result", "object"},
         Unserializable{"TupleDictKey", R"({(1, 2): 3})", "result", "dict key of type tuple"}),
-    [](const ::testing::TestParamInfo<Unserializable>& info) { return info.param.name; });
+    [](const ::testing::TestParamInfo<Unserializable>& param_info) {
+      return param_info.param.name;
+    });
 
 TEST(VerdictTimeout, SleepingPastTheDeadline) {
-  const service::Execution run =
-      RunScript("import time\ndef main():\n    time.sleep(30)\n", WithTimeout(std::chrono::seconds(1)));
+  const service::Execution run = RunScript("import time\ndef main():\n    time.sleep(30)\n",
+                                           WithTimeout(std::chrono::seconds(1)));
   ASSERT_EQ(VerdictOf(run), "timeout") << run.outcome.message;
   EXPECT_THAT(run.outcome.message, HasSubstr("1000 ms"));
 }
 
 TEST(VerdictTimeout, BusyLoop) {
-  const service::Execution run =
-      RunScript("def main():\n    while True:\n        pass\n", WithTimeout(std::chrono::seconds(1)));
+  const service::Execution run = RunScript("def main():\n    while True:\n        pass\n",
+                                           WithTimeout(std::chrono::seconds(1)));
   ASSERT_EQ(VerdictOf(run), "timeout") << run.outcome.message;
 }
 
@@ -190,42 +198,40 @@ TEST(VerdictTimeout, SleepingAtModuleLevel) {
   ASSERT_EQ(VerdictOf(run), "timeout") << run.outcome.message;
 }
 
-TEST(VerdictMemoryLimit, BytearrayBeyondALoweredLimit) {
-  const service::Execution run = RunScript(R"py(
+constexpr char kBytearray200MiB[] = R"py(
 def main():
     block = bytearray(200 * 1024 * 1024)
     return len(block)
-)py",
-                                           WithMemory(64 * service::kMiB));
+)py";
+
+// np.ones writes every page (np.zeros might not touch them at all).
+constexpr char kNumpy200MiB[] = R"py(
+import numpy as np
+def main():
+    block = np.ones(200 * 1024 * 1024 // 8)
+    return int(block.sum())
+)py";
+
+TEST(VerdictMemoryLimit, BytearrayBeyondALoweredLimit) {
+  const service::Execution run = RunScript(kBytearray200MiB, WithMemory(64 * service::kMiB));
   ASSERT_EQ(VerdictOf(run), "memory_limit") << run.outcome.message << run.outcome.result_json;
   EXPECT_THAT(run.outcome.message, HasSubstr("64 MiB"));
 }
 
 TEST(VerdictMemoryLimit, NumpyArrayBeyondALoweredLimit) {
-  // np.ones writes every page (np.zeros might not touch them at all).
-  const service::Execution run = RunScript(R"py(
-import numpy as np
-def main():
-    block = np.ones(200 * 1024 * 1024 // 8)
-    return int(block.sum())
-)py",
-                                           WithMemory(64 * service::kMiB));
+  const service::Execution run = RunScript(kNumpy200MiB, WithMemory(64 * service::kMiB));
   ASSERT_EQ(VerdictOf(run), "memory_limit") << run.outcome.message << run.outcome.result_json;
 }
 
 // The positive control of the two above: the same allocations under the default limit succeed,
 // so the verdict comes from the lowered limit and not from the allocation itself.
 TEST(VerdictMemoryLimit, SameAllocationsUnderTheDefaultLimit_AreOk) {
-  const service::Execution run = RunScript(R"py(
-import numpy as np
-def main():
-    block = bytearray(200 * 1024 * 1024)
-    del block
-    array = np.ones(200 * 1024 * 1024 // 8)
-    return int(array.sum())
-)py");
-  ASSERT_EQ(VerdictOf(run), "ok") << run.outcome.message;
-  EXPECT_EQ(run.outcome.result_json, std::to_string(200 * 1024 * 1024 / 8));
+  const service::Execution bytes = RunScript(kBytearray200MiB);
+  ASSERT_EQ(VerdictOf(bytes), "ok") << bytes.outcome.message;
+  EXPECT_EQ(bytes.outcome.result_json, std::to_string(200 * 1024 * 1024));
+  const service::Execution array = RunScript(kNumpy200MiB);
+  ASSERT_EQ(VerdictOf(array), "ok") << array.outcome.message;
+  EXPECT_EQ(array.outcome.result_json, std::to_string(200 * 1024 * 1024 / 8));
 }
 
 TEST(VerdictKilled, SegfaultReportsSignal11) {

@@ -1,5 +1,5 @@
-# Writes 512 KiB to one file (under a 1 MiB RLIMIT_FSIZE), then 2 MiB in one write to another.
-# Returns the sizes on disk and the errno of the refused write.
+# Writes 512 KiB to one file (under a 1 MiB RLIMIT_FSIZE), then 2 MiB to another (a buffered
+# file writes until the kernel refuses). Returns the sizes on disk and the refusal's errno.
 import os
 
 KIB = 1024
@@ -10,7 +10,7 @@ def main():
         small.write(b"s" * (512 * KIB))
     refused = None
     try:
-        with open("big", "wb", buffering=0) as big:
+        with open("big", "wb") as big:
             big.write(b"b" * (2048 * KIB))
     except OSError as error:
         refused = error.errno

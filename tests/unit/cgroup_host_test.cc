@@ -72,9 +72,7 @@ TEST(FindOwnPath, HybridFindsTheV1PathOfEachController) {
   EXPECT_EQ(FindOwnPath(kHybridSelfCgroup, "cpuset"), "/");
 }
 
-TEST(FindOwnPath, HybridFindsTheV2Path) {
-  EXPECT_EQ(FindOwnPath(kHybridSelfCgroup, ""), "/");
-}
+TEST(FindOwnPath, HybridFindsTheV2Path) { EXPECT_EQ(FindOwnPath(kHybridSelfCgroup, ""), "/"); }
 
 TEST(FindOwnPath, NamedHierarchyIsNotAController) {
   EXPECT_EQ(FindOwnPath(kHybridSelfCgroup, "systemd"), "");
@@ -164,9 +162,7 @@ TEST(FindOwnPath, V1FindsEitherNameOfACombinedController) {
   EXPECT_EQ(FindOwnPath(kV1SelfCgroup, "memory"), "/user.slice/user-1000.slice/session-2.scope");
 }
 
-TEST(FindOwnPath, V1HasNoUnifiedPath) {
-  EXPECT_EQ(FindOwnPath(kV1SelfCgroup, ""), "");
-}
+TEST(FindOwnPath, V1HasNoUnifiedPath) { EXPECT_EQ(FindOwnPath(kV1SelfCgroup, ""), ""); }
 
 // ---- (d) a bind of a sub-cgroup ---------------------------------------------------------------
 

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -54,28 +55,27 @@ TEST(RenderExecution, OkEmbedsTheResultVerbatim) {
 
 TEST(RenderExecution, OkHasTheDocumentedFieldsInOrderAndNoError) {
   const ordered_json document = Parse(RenderExecution(OkExecution("[1,2]")));
-  EXPECT_EQ(Keys(document),
-            (std::vector<std::string>{"result", "stdout", "stderr", "status", "truncated",
-                                      "usage"}));
+  EXPECT_EQ(Keys(document), (std::vector<std::string>{"result", "stdout", "stderr", "status",
+                                                      "truncated", "usage"}));
   EXPECT_FALSE(document.contains("error"));
-  EXPECT_EQ(document["result"], ordered_json::parse("[1,2]"));
-  EXPECT_EQ(document["stdout"], "hello\n");
-  EXPECT_EQ(document["stderr"], "");
-  EXPECT_EQ(document["status"], "ok");
+  EXPECT_EQ(document["result"].dump(), ordered_json::parse("[1,2]").dump());
+  EXPECT_EQ(document["stdout"].get<std::string>(), "hello\n");
+  EXPECT_EQ(document["stderr"].get<std::string>(), "");
+  EXPECT_EQ(document["status"].get<std::string>(), "ok");
   EXPECT_EQ(Keys(document["truncated"]), (std::vector<std::string>{"stdout", "stderr"}));
-  EXPECT_EQ(document["truncated"]["stdout"], false);
-  EXPECT_EQ(document["truncated"]["stderr"], false);
+  EXPECT_EQ(document["truncated"]["stdout"].get<bool>(), false);
+  EXPECT_EQ(document["truncated"]["stderr"].get<bool>(), false);
   EXPECT_EQ(Keys(document["usage"]),
             (std::vector<std::string>{"wall_ms", "cpu_ms", "memory_peak_bytes"}));
-  EXPECT_EQ(document["usage"]["wall_ms"], 12);
-  EXPECT_EQ(document["usage"]["cpu_ms"], 7);
-  EXPECT_EQ(document["usage"]["memory_peak_bytes"], 12345678);
+  EXPECT_EQ(document["usage"]["wall_ms"].get<int64_t>(), 12);
+  EXPECT_EQ(document["usage"]["cpu_ms"].get<int64_t>(), 7);
+  EXPECT_EQ(document["usage"]["memory_peak_bytes"].get<int64_t>(), 12345678);
 }
 
 TEST(RenderExecution, OkResultCanBeAnyJsonValue) {
   for (const std::string result : {"null", "0", "\"text\"", "true", "{}", "[]", "-1.5e-300"}) {
     const ordered_json document = Parse(RenderExecution(OkExecution(result)));
-    EXPECT_EQ(document["result"], ordered_json::parse(result)) << result;
+    EXPECT_EQ(document["result"].dump(), ordered_json::parse(result).dump()) << result;
   }
 }
 
@@ -83,14 +83,14 @@ TEST(RenderExecution, TruncationFlagsAreReported) {
   Execution execution = OkExecution("1");
   execution.stdout_truncated = true;
   const ordered_json stdout_cut = Parse(RenderExecution(execution));
-  EXPECT_EQ(stdout_cut["truncated"]["stdout"], true);
-  EXPECT_EQ(stdout_cut["truncated"]["stderr"], false);
+  EXPECT_EQ(stdout_cut["truncated"]["stdout"].get<bool>(), true);
+  EXPECT_EQ(stdout_cut["truncated"]["stderr"].get<bool>(), false);
 
   execution.stdout_truncated = false;
   execution.stderr_truncated = true;
   const ordered_json stderr_cut = Parse(RenderExecution(execution));
-  EXPECT_EQ(stderr_cut["truncated"]["stdout"], false);
-  EXPECT_EQ(stderr_cut["truncated"]["stderr"], true);
+  EXPECT_EQ(stderr_cut["truncated"]["stdout"].get<bool>(), false);
+  EXPECT_EQ(stderr_cut["truncated"]["stderr"].get<bool>(), true);
 }
 
 TEST(RenderExecution, LargeUsageValuesAreExact) {
@@ -110,8 +110,7 @@ TEST(RenderExecution, OutputWithInvalidUtf8StillYieldsValidJson) {
   const ordered_json document = Parse(RenderExecution(execution));
   const std::string kFffd = "\xEF\xBF\xBD";
   EXPECT_EQ(document["stdout"].get<std::string>(),
-            "bad " + kFffd + kFffd + kFffd + " " + kFffd + kFffd + kFffd + " cut " + kFffd +
-                kFffd);
+            "bad " + kFffd + kFffd + kFffd + " " + kFffd + kFffd + kFffd + " cut " + kFffd + kFffd);
   EXPECT_EQ(document["stderr"].get<std::string>(), execution.stderr_data);
 }
 
@@ -121,28 +120,27 @@ TEST(RenderExecution, NonOkHasNullResultAndAnErrorBeforeUsage) {
   execution.outcome.message = "the script ran longer than the 1000 ms timeout";
   execution.outcome.result_json = "42";  // ignored: only an ok outcome carries a result
   const ordered_json document = Parse(RenderExecution(execution));
-  EXPECT_EQ(Keys(document),
-            (std::vector<std::string>{"result", "stdout", "stderr", "status", "truncated",
-                                      "error", "usage"}));
+  EXPECT_EQ(Keys(document), (std::vector<std::string>{"result", "stdout", "stderr", "status",
+                                                      "truncated", "error", "usage"}));
   EXPECT_TRUE(document["result"].is_null());
-  EXPECT_EQ(document["status"], "timeout");
+  EXPECT_EQ(document["status"].get<std::string>(), "timeout");
   EXPECT_EQ(Keys(document["error"]), (std::vector<std::string>{"type", "message"}));
-  EXPECT_EQ(document["error"]["type"], "timeout");
-  EXPECT_EQ(document["error"]["message"], "the script ran longer than the 1000 ms timeout");
+  EXPECT_EQ(document["error"]["type"].get<std::string>(), "timeout");
+  EXPECT_EQ(document["error"]["message"].get<std::string>(),
+            "the script ran longer than the 1000 ms timeout");
 }
 
 TEST(RenderExecution, ErrorTypeIsTheVerdictNameForEveryNonOkVerdict) {
-  for (const Verdict verdict :
-       {Verdict::kSyntaxError, Verdict::kMissingMain, Verdict::kException,
-        Verdict::kNotSerializable, Verdict::kTimeout, Verdict::kMemoryLimit, Verdict::kKilled,
-        Verdict::kExit, Verdict::kResultTooLarge}) {
+  for (const Verdict verdict : {Verdict::kSyntaxError, Verdict::kMissingMain, Verdict::kException,
+                                Verdict::kNotSerializable, Verdict::kTimeout, Verdict::kMemoryLimit,
+                                Verdict::kKilled, Verdict::kExit, Verdict::kResultTooLarge}) {
     Execution execution;
     execution.outcome.verdict = verdict;
     execution.outcome.message = "m";
     const ordered_json document = Parse(RenderExecution(execution));
     const std::string name(service::VerdictName(verdict));
-    EXPECT_EQ(document["status"], name);
-    EXPECT_EQ(document["error"]["type"], name);
+    EXPECT_EQ(document["status"].get<std::string>(), name);
+    EXPECT_EQ(document["error"]["type"].get<std::string>(), name);
     EXPECT_TRUE(document["result"].is_null()) << name;
   }
 }
@@ -156,10 +154,11 @@ TEST(RenderExecution, ExceptionErrorCarriesExceptionAndTraceback) {
   const ordered_json document = Parse(RenderExecution(execution));
   const ordered_json& error = document["error"];
   EXPECT_EQ(Keys(error), (std::vector<std::string>{"type", "message", "exception", "traceback"}));
-  EXPECT_EQ(error["type"], "exception");
-  EXPECT_EQ(error["message"], "ZeroDivisionError: division by zero");
-  EXPECT_EQ(error["exception"], "ZeroDivisionError");
-  EXPECT_EQ(error["traceback"], "Traceback (most recent call last):\n  File \"main.py\"\n");
+  EXPECT_EQ(error["type"].get<std::string>(), "exception");
+  EXPECT_EQ(error["message"].get<std::string>(), "ZeroDivisionError: division by zero");
+  EXPECT_EQ(error["exception"].get<std::string>(), "ZeroDivisionError");
+  EXPECT_EQ(error["traceback"].get<std::string>(),
+            "Traceback (most recent call last):\n  File \"main.py\"\n");
 }
 
 TEST(RenderExecution, SyntaxErrorCarriesLineAndColumn) {
@@ -170,10 +169,10 @@ TEST(RenderExecution, SyntaxErrorCarriesLineAndColumn) {
   execution.outcome.line = 3;
   execution.outcome.column = 0;  // present even when zero
   const ordered_json error = Parse(RenderExecution(execution))["error"];
-  EXPECT_EQ(Keys(error), (std::vector<std::string>{"type", "message", "exception", "line",
-                                                   "column"}));
-  EXPECT_EQ(error["line"], 3);
-  EXPECT_EQ(error["column"], 0);
+  EXPECT_EQ(Keys(error),
+            (std::vector<std::string>{"type", "message", "exception", "line", "column"}));
+  EXPECT_EQ(error["line"].get<int64_t>(), 3);
+  EXPECT_EQ(error["column"].get<int64_t>(), 0);
 }
 
 TEST(RenderExecution, ExitErrorCarriesExitCode) {
@@ -183,10 +182,10 @@ TEST(RenderExecution, ExitErrorCarriesExitCode) {
   execution.outcome.exit_code = 0;
   const ordered_json error = Parse(RenderExecution(execution))["error"];
   EXPECT_EQ(Keys(error), (std::vector<std::string>{"type", "message", "exit_code"}));
-  EXPECT_EQ(error["exit_code"], 0);
+  EXPECT_EQ(error["exit_code"].get<int64_t>(), 0);
 
   execution.outcome.exit_code = -1;
-  EXPECT_EQ(Parse(RenderExecution(execution))["error"]["exit_code"], -1);
+  EXPECT_EQ(Parse(RenderExecution(execution))["error"]["exit_code"].get<int64_t>(), -1);
 }
 
 TEST(RenderExecution, KilledErrorCarriesSignal) {
@@ -196,7 +195,7 @@ TEST(RenderExecution, KilledErrorCarriesSignal) {
   execution.outcome.signal = 11;
   const ordered_json error = Parse(RenderExecution(execution))["error"];
   EXPECT_EQ(Keys(error), (std::vector<std::string>{"type", "message", "signal"}));
-  EXPECT_EQ(error["signal"], 11);
+  EXPECT_EQ(error["signal"].get<int64_t>(), 11);
 }
 
 TEST(RenderExecution, NotSerializableErrorCarriesPath) {
@@ -206,7 +205,7 @@ TEST(RenderExecution, NotSerializableErrorCarriesPath) {
   execution.outcome.path = "result['k']";
   const ordered_json error = Parse(RenderExecution(execution))["error"];
   EXPECT_EQ(Keys(error), (std::vector<std::string>{"type", "message", "path"}));
-  EXPECT_EQ(error["path"], "result['k']");
+  EXPECT_EQ(error["path"].get<std::string>(), "result['k']");
 }
 
 TEST(RenderExecution, EveryOptionalErrorFieldInDocumentedOrder) {
@@ -222,8 +221,8 @@ TEST(RenderExecution, EveryOptionalErrorFieldInDocumentedOrder) {
   execution.outcome.path = "p";
   const ordered_json error = Parse(RenderExecution(execution))["error"];
   EXPECT_EQ(Keys(error),
-            (std::vector<std::string>{"type", "message", "exception", "traceback", "line",
-                                      "column", "exit_code", "signal", "path"}));
+            (std::vector<std::string>{"type", "message", "exception", "traceback", "line", "column",
+                                      "exit_code", "signal", "path"}));
 }
 
 TEST(RenderExecution, ErrorStringsWithHostileBytesStayValidJson) {
@@ -234,19 +233,18 @@ TEST(RenderExecution, ErrorStringsWithHostileBytesStayValidJson) {
   execution.outcome.traceback = "\xC0\xAF";
   execution.outcome.path = "result[\"\\\"]";
   const ordered_json document = Parse(RenderExecution(execution));
-  EXPECT_EQ(document["error"]["message"].get<std::string>(),
-            "\"}],\0\xEF\xBF\xBD"s);
-  EXPECT_EQ(document["error"]["exception"], "Bad\nType");
-  EXPECT_EQ(document["error"]["path"], "result[\"\\\"]");
+  EXPECT_EQ(document["error"]["message"].get<std::string>(), "\"}],\0\xEF\xBF\xBD"s);
+  EXPECT_EQ(document["error"]["exception"].get<std::string>(), "Bad\nType");
+  EXPECT_EQ(document["error"]["path"].get<std::string>(), "result[\"\\\"]");
 }
 
 TEST(RenderInternalError, HasStatusAndErrorOnly) {
   const ordered_json document = Parse(RenderInternalError("the zygote died"));
   EXPECT_EQ(Keys(document), (std::vector<std::string>{"status", "error"}));
-  EXPECT_EQ(document["status"], "internal_error");
+  EXPECT_EQ(document["status"].get<std::string>(), "internal_error");
   EXPECT_EQ(Keys(document["error"]), (std::vector<std::string>{"type", "message"}));
-  EXPECT_EQ(document["error"]["type"], "internal_error");
-  EXPECT_EQ(document["error"]["message"], "the zygote died");
+  EXPECT_EQ(document["error"]["type"].get<std::string>(), "internal_error");
+  EXPECT_EQ(document["error"]["message"].get<std::string>(), "the zygote died");
 }
 
 TEST(RenderInternalError, EscapesTheMessage) {

@@ -63,7 +63,9 @@ TEST(ValidateJson, AcceptsWhitespaceAroundAndBetweenTokens) {
 TEST(ValidateJson, RejectsWhitespaceThatJsonDoesNotDefine) {
   EXPECT_FALSE(Valid("\f1"));
   EXPECT_FALSE(Valid("1\v"));
-  EXPECT_FALSE(Valid("[1,\xC2\xA0" "2]"));  // U+00A0 NO-BREAK SPACE
+  EXPECT_FALSE(
+      Valid("[1,\xC2\xA0"
+            "2]"));  // U+00A0 NO-BREAK SPACE
 }
 
 TEST(ValidateJson, AcceptsEveryValidEscape) {
@@ -71,12 +73,12 @@ TEST(ValidateJson, AcceptsEveryValidEscape) {
 }
 
 TEST(ValidateJson, AcceptsValidMultiByteUtf8AtEveryLength) {
-  EXPECT_TRUE(Valid("\"\xC3\xA9\""));               // U+00E9
-  EXPECT_TRUE(Valid("\"\xE2\x82\xAC\""));           // U+20AC
-  EXPECT_TRUE(Valid("\"\xED\x9F\xBF\""));           // U+D7FF, just below the surrogates
-  EXPECT_TRUE(Valid("\"\xEE\x80\x80\""));           // U+E000, just above them
-  EXPECT_TRUE(Valid("\"\xF0\x9F\x98\x80\""));       // U+1F600
-  EXPECT_TRUE(Valid("\"\xF4\x8F\xBF\xBF\""));       // U+10FFFF, the last code point
+  EXPECT_TRUE(Valid("\"\xC3\xA9\""));                  // U+00E9
+  EXPECT_TRUE(Valid("\"\xE2\x82\xAC\""));              // U+20AC
+  EXPECT_TRUE(Valid("\"\xED\x9F\xBF\""));              // U+D7FF, just below the surrogates
+  EXPECT_TRUE(Valid("\"\xEE\x80\x80\""));              // U+E000, just above them
+  EXPECT_TRUE(Valid("\"\xF0\x9F\x98\x80\""));          // U+1F600
+  EXPECT_TRUE(Valid("\"\xF4\x8F\xBF\xBF\""));          // U+10FFFF, the last code point
   EXPECT_TRUE(Valid("\"\xE2\x80\xA8\xE2\x80\xA9\""));  // U+2028 and U+2029 raw
 }
 
@@ -144,8 +146,8 @@ TEST(ValidateJson, RejectsBadEscapes) {
   EXPECT_FALSE(Valid(R"("\u12")"));
   EXPECT_FALSE(Valid(R"("\u12G4")"));
   EXPECT_FALSE(Valid(R"("\u")"));
-  EXPECT_FALSE(Valid("\"\\"));      // escape cut by the end of input
-  EXPECT_FALSE(Valid("\"\\u00"));   // \u escape cut by the end of input
+  EXPECT_FALSE(Valid("\"\\"));     // escape cut by the end of input
+  EXPECT_FALSE(Valid("\"\\u00"));  // \u escape cut by the end of input
 }
 
 TEST(ValidateJson, RejectsRawControlCharactersInStrings) {
@@ -197,12 +199,12 @@ TEST(ValidateJson, RejectsMoreThanOneValue) {
 }
 
 TEST(ValidateJson, RejectsInvalidUtf8InStrings) {
-  EXPECT_FALSE(Valid("\"\x80\""));              // lone continuation byte
+  EXPECT_FALSE(Valid("\"\x80\""));  // lone continuation byte
   EXPECT_FALSE(Valid("\"\xBF\""));
-  EXPECT_FALSE(Valid("\"\xC3\""));              // lead byte, no continuation
-  EXPECT_FALSE(Valid("\"\xC3\x41\""));          // lead byte, ASCII after it
-  EXPECT_FALSE(Valid("\"\xE2\x82\""));          // 3-byte sequence cut short
-  EXPECT_FALSE(Valid("\"\xF0\x9F\x98\""));      // 4-byte sequence cut short
+  EXPECT_FALSE(Valid("\"\xC3\""));          // lead byte, no continuation
+  EXPECT_FALSE(Valid("\"\xC3\x41\""));      // lead byte, ASCII after it
+  EXPECT_FALSE(Valid("\"\xE2\x82\""));      // 3-byte sequence cut short
+  EXPECT_FALSE(Valid("\"\xF0\x9F\x98\""));  // 4-byte sequence cut short
   EXPECT_FALSE(Valid("\"\xFE\""));
   EXPECT_FALSE(Valid("\"\xFF\""));
   EXPECT_FALSE(Valid("\"\xF5\x80\x80\x80\""));  // lead byte beyond U+10FFFF's
@@ -228,9 +230,7 @@ TEST(ValidateJson, RejectsUtf8EncodedSurrogates) {
   EXPECT_FALSE(Valid("\"\xED\xA0\xBD\xED\xB8\x80\""));
 }
 
-TEST(ValidateJson, RejectsInvalidUtf8InObjectKeys) {
-  EXPECT_FALSE(Valid("{\"\xC0\x80\":1}"));
-}
+TEST(ValidateJson, RejectsInvalidUtf8InObjectKeys) { EXPECT_FALSE(Valid("{\"\xC0\x80\":1}")); }
 
 TEST(ValidateJson, ErrorNamesTheByteOffsetAndTheProblem) {
   const Status status = ValidateJson("[1,]", kDepth);
@@ -272,8 +272,7 @@ TEST(ValidateJson, MillionDeepArrayFailsAtTheDepthLimitWithoutRecursing) {
   const auto elapsed = std::chrono::steady_clock::now() - start;
   ASSERT_FALSE(status.ok());
   // It stops at the first bracket beyond the limit, not at the end of the text.
-  EXPECT_NE(status.error().message.find("byte 10000"), std::string::npos)
-      << status.error().message;
+  EXPECT_NE(status.error().message.find("byte 10000"), std::string::npos) << status.error().message;
   EXPECT_LT(elapsed, std::chrono::seconds(1));
 }
 
@@ -322,17 +321,24 @@ TEST(AppendJsonString, KeepsValidMultiByteUtf8Raw) {
 }
 
 TEST(AppendJsonString, KeepsLineAndParagraphSeparatorsRaw) {
-  EXPECT_EQ(Quoted("a\xE2\x80\xA8" "b\xE2\x80\xA9"), "\"a\xE2\x80\xA8" "b\xE2\x80\xA9\"");
+  EXPECT_EQ(Quoted("a\xE2\x80\xA8"
+                   "b\xE2\x80\xA9"),
+            "\"a\xE2\x80\xA8"
+            "b\xE2\x80\xA9\"");
 }
 
 TEST(AppendJsonString, ReplacesEachInvalidByteWithReplacementCharacter) {
   const std::string kFffd = "\xEF\xBF\xBD";
-  EXPECT_EQ(Quoted("a\xFF" "b"), "\"a" + kFffd + "b\"");
+  EXPECT_EQ(Quoted("a\xFF"
+                   "b"),
+            "\"a" + kFffd + "b\"");
   EXPECT_EQ(Quoted("\x80"), "\"" + kFffd + "\"");
   EXPECT_EQ(Quoted("\xC0\x80"), "\"" + kFffd + kFffd + "\"");              // overlong NUL
   EXPECT_EQ(Quoted("\xED\xA0\x80"), "\"" + kFffd + kFffd + kFffd + "\"");  // U+D800
   EXPECT_EQ(Quoted("\xE2\x82"), "\"" + kFffd + kFffd + "\"");              // cut at the end
-  EXPECT_EQ(Quoted("\xE2\x82" "A"), "\"" + kFffd + kFffd + "A\"");         // cut before ASCII
+  EXPECT_EQ(Quoted("\xE2\x82"
+                   "A"),
+            "\"" + kFffd + kFffd + "A\"");  // cut before ASCII
 }
 
 TEST(AppendJsonString, ValidUtf8RoundTripsThroughAStrictParser) {

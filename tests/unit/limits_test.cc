@@ -131,13 +131,11 @@ TEST(ApplyRequest, RefusesMemoryBelowTheFloor) {
 TEST(ApplyRequest, ErrorMessagesStateTheAllowedRange) {
   const Result<Limits> timeout = ApplyRequest(Maximum(), Timeout(11));
   ASSERT_FALSE(timeout.ok());
-  EXPECT_NE(timeout.error().message.find("(0, 10]"), std::string::npos)
-      << timeout.error().message;
+  EXPECT_NE(timeout.error().message.find("(0, 10]"), std::string::npos) << timeout.error().message;
 
   const Result<Limits> memory = ApplyRequest(Maximum(), MemoryMb(1000));
   ASSERT_FALSE(memory.ok());
-  EXPECT_NE(memory.error().message.find("[16, 256]"), std::string::npos)
-      << memory.error().message;
+  EXPECT_NE(memory.error().message.find("[16, 256]"), std::string::npos) << memory.error().message;
 }
 
 TEST(ApplyRequest, InvalidMemoryIsRefusedEvenWithAValidTimeout) {

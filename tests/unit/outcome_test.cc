@@ -8,11 +8,16 @@
 #include <sys/wait.h>
 
 #include <chrono>
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <utility>
 
 namespace pyexec::service {
+
+// Failure messages name the verdict instead of dumping the enum's bytes.
+void PrintTo(Verdict verdict, std::ostream* os) { *os << VerdictName(verdict); }
+
 namespace {
 
 using std::chrono::milliseconds;
@@ -99,7 +104,7 @@ TEST(Classify, ExceptionEnvelopeIsIgnoredWhenExitCodeIsNotZero) {
 }
 
 TEST(Classify, GarbageEnvelopeGivesExitVerdict) {
-  for (const std::string channel : {
+  for (const std::string& channel : {
            std::string("hello from the script\n42"),
            std::string("{\"status\": \"ok\"}"),  // no newline: not an envelope
            std::string("{\"status\": \"ok\",}\n42"),
@@ -153,7 +158,7 @@ TEST(Classify, EnvelopeIsNotBelievedWithoutAnExitReport) {
 // ---- not_serializable and result_too_large ----------------------------------------------------
 
 TEST(Classify, InvalidPayloadIsNotSerializable) {
-  for (const std::string payload :
+  for (const std::string& payload :
        {std::string("NaN"), std::string("[1,]"), std::string("{'a': 1}"), std::string(""),
         std::string("1 2"), std::string("\"\xC0\x80\"")}) {
     const Outcome outcome = Classify(Exited(0, OkChannel(payload)));
@@ -180,15 +185,16 @@ TEST(Classify, PayloadAtMaxResultDepthIsOk) {
 }
 
 TEST(Classify, MillionDeepPayloadIsNotSerializable) {
-  const Outcome outcome =
-      Classify(Exited(0, OkChannel(std::string(1000000, '[') + std::string(1000000, ']'))));
-  EXPECT_EQ(outcome.verdict, Verdict::kNotSerializable);
+  const std::string payload = std::string(1000000, '[') + std::string(1000000, ']');
+  Observation observation = Exited(0, OkChannel(payload));
+  observation.result_limit_bytes = payload.size();
+  EXPECT_EQ(Classify(observation).verdict, Verdict::kNotSerializable);
 }
 
 TEST(Classify, NotSerializableEnvelopeKeepsPathAndMessage) {
-  const Outcome outcome = Classify(Exited(
-      0, Envelope(R"({"status": "not_serializable", "message": "result['x']: value of type )"
-                  R"(set is not JSON serializable", "path": "result['x']"})")));
+  const Outcome outcome = Classify(
+      Exited(0, Envelope(R"({"status": "not_serializable", "message": "result['x']: value of type )"
+                         R"(set is not JSON serializable", "path": "result['x']"})")));
   EXPECT_EQ(outcome.verdict, Verdict::kNotSerializable);
   EXPECT_EQ(outcome.path, "result['x']");
   EXPECT_EQ(outcome.message, "result['x']: value of type set is not JSON serializable");
@@ -205,9 +211,9 @@ TEST(Classify, PayloadOverResultLimitIsResultTooLarge) {
 }
 
 TEST(Classify, ResultTooLargeEnvelopeFromTheRunner) {
-  const Outcome outcome = Classify(
-      Exited(0, Envelope(R"({"status": "result_too_large", "message": "main() returned )"
-                         R"(2000 bytes of JSON; the limit is 1000", "size": 2000})")));
+  const Outcome outcome =
+      Classify(Exited(0, Envelope(R"({"status": "result_too_large", "message": "main() returned )"
+                                  R"(2000 bytes of JSON; the limit is 1000", "size": 2000})")));
   EXPECT_EQ(outcome.verdict, Verdict::kResultTooLarge);
   EXPECT_EQ(outcome.message, "main() returned 2000 bytes of JSON; the limit is 1000");
 }
@@ -267,9 +273,9 @@ TEST(Classify, OomKillWinsOverAnOkEnvelope) {
 }
 
 TEST(Classify, MemoryErrorEnvelopeIsMemoryLimitWithTheLimitInTheMessage) {
-  const Outcome outcome = Classify(Exited(
-      0, Envelope(R"({"status": "memory_limit", "message": "MemoryError: the script ran )"
-                  R"(out of memory"})")));
+  const Outcome outcome = Classify(
+      Exited(0, Envelope(R"({"status": "memory_limit", "message": "MemoryError: the script ran )"
+                         R"(out of memory"})")));
   EXPECT_EQ(outcome.verdict, Verdict::kMemoryLimit);
   EXPECT_EQ(outcome.message, "MemoryError: the script ran out of memory (limit 256 MiB)");
 }
@@ -345,9 +351,9 @@ TEST(Classify, CleanExitWithoutEnvelopeIsExitWithCodeZero) {
 }
 
 TEST(Classify, SysExitEnvelopeKeepsItsExitCode) {
-  const Outcome outcome = Classify(Exited(
-      0, Envelope(R"({"status": "exit", "message": "the script called sys.exit(3) before )"
-                  R"(main() returned", "exit_code": 3})")));
+  const Outcome outcome = Classify(
+      Exited(0, Envelope(R"({"status": "exit", "message": "the script called sys.exit(3) before )"
+                         R"(main() returned", "exit_code": 3})")));
   EXPECT_EQ(outcome.verdict, Verdict::kExit);
   EXPECT_EQ(outcome.exit_code, 3);
   EXPECT_EQ(outcome.message, "the script called sys.exit(3) before main() returned");
@@ -360,9 +366,10 @@ TEST(Classify, ExceptionEnvelopeKeepsTypeMessageAndTraceback) {
       "Traceback (most recent call last):\n  File \"main.py\", line 2, in main\n"
       "ZeroDivisionError: division by zero\n";
   const Outcome outcome = Classify(Exited(
-      0, Envelope(R"({"status": "exception", "type": "ZeroDivisionError", "message": )"
-                  R"("division by zero", "traceback": "Traceback (most recent call last):\n  )"
-                  R"(File \"main.py\", line 2, in main\nZeroDivisionError: division by zero\n"})")));
+      0,
+      Envelope(R"({"status": "exception", "type": "ZeroDivisionError", "message": )"
+               R"("division by zero", "traceback": "Traceback (most recent call last):\n  )"
+               R"(File \"main.py\", line 2, in main\nZeroDivisionError: division by zero\n"})")));
   EXPECT_EQ(outcome.verdict, Verdict::kException);
   EXPECT_EQ(outcome.exception_type, "ZeroDivisionError");
   EXPECT_EQ(outcome.message, "ZeroDivisionError: division by zero");
@@ -373,17 +380,17 @@ TEST(Classify, ExceptionEnvelopeKeepsTypeMessageAndTraceback) {
 
 TEST(Classify, ExceptionEnvelopeWithNonAsciiMessage) {
   // json.dumps(envelope) is ASCII with \u escapes, surrogate pairs included.
-  const Outcome outcome = Classify(Exited(
-      0, Envelope(R"({"status": "exception", "type": "ValueError", "message": )"
-                  R"("caf\u00e9 \ud83d\ude00", "traceback": ""})")));
+  const Outcome outcome =
+      Classify(Exited(0, Envelope(R"({"status": "exception", "type": "ValueError", "message": )"
+                                  R"("caf\u00e9 \ud83d\ude00", "traceback": ""})")));
   EXPECT_EQ(outcome.verdict, Verdict::kException);
   EXPECT_EQ(outcome.message, "ValueError: caf\xC3\xA9 \xF0\x9F\x98\x80");
 }
 
 TEST(Classify, SyntaxErrorEnvelopeKeepsLineAndColumn) {
-  const Outcome outcome = Classify(Exited(
-      0, Envelope(R"({"status": "syntax_error", "type": "SyntaxError", "message": )"
-                  R"("invalid syntax", "line": 3, "column": 7, "text": "def main(:"})")));
+  const Outcome outcome = Classify(
+      Exited(0, Envelope(R"({"status": "syntax_error", "type": "SyntaxError", "message": )"
+                         R"("invalid syntax", "line": 3, "column": 7, "text": "def main(:"})")));
   EXPECT_EQ(outcome.verdict, Verdict::kSyntaxError);
   EXPECT_EQ(outcome.exception_type, "SyntaxError");
   EXPECT_EQ(outcome.message, "invalid syntax");
@@ -392,18 +399,18 @@ TEST(Classify, SyntaxErrorEnvelopeKeepsLineAndColumn) {
 }
 
 TEST(Classify, SyntaxErrorWithNullLineHasNoLine) {
-  const Outcome outcome = Classify(Exited(
-      0, Envelope(R"({"status": "syntax_error", "type": "SyntaxError", "message": "x", )"
-                  R"("line": null, "column": null})")));
+  const Outcome outcome = Classify(
+      Exited(0, Envelope(R"({"status": "syntax_error", "type": "SyntaxError", "message": "x", )"
+                         R"("line": null, "column": null})")));
   EXPECT_EQ(outcome.verdict, Verdict::kSyntaxError);
   EXPECT_FALSE(outcome.line.has_value());
   EXPECT_FALSE(outcome.column.has_value());
 }
 
 TEST(Classify, MissingMainEnvelope) {
-  const Outcome outcome = Classify(Exited(
-      0, Envelope(R"({"status": "missing_main", "message": "the script must define a )"
-                  R"(callable main(); it defines nothing named main"})")));
+  const Outcome outcome = Classify(
+      Exited(0, Envelope(R"({"status": "missing_main", "message": "the script must define a )"
+                         R"(callable main(); it defines nothing named main"})")));
   EXPECT_EQ(outcome.verdict, Verdict::kMissingMain);
   EXPECT_EQ(outcome.message,
             "the script must define a callable main(); it defines nothing named main");

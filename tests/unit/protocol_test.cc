@@ -35,8 +35,7 @@ std::vector<std::byte> Resized(std::vector<std::byte> bytes, size_t size) {
 
 TEST(ForkRequestProtocol, RoundTripsEveryField) {
   const ForkRequest sent = SampleRequest(3);
-  const std::optional<ForkRequest> received =
-      DecodeForkRequest(Encode(sent), kFixedFdCount + 3);
+  const std::optional<ForkRequest> received = DecodeForkRequest(Encode(sent), kFixedFdCount + 3);
   ASSERT_TRUE(received.has_value());
   EXPECT_EQ(received->magic, kMagic);
   EXPECT_EQ(received->version, kVersion);
