@@ -39,7 +39,7 @@ class Cli : public ::testing::Test {
   }
 
   std::string WriteScript(const std::string& name, const std::string& text) {
-    const std::string path = dir_.path() + "/" + name;
+    std::string path = dir_.path() + "/" + name;
     std::ofstream(path, std::ios::binary) << text;
     return path;
   }
@@ -169,7 +169,7 @@ TEST_F(Cli, UnknownSubcommand_ExitsTwo) {
 TEST_F(Cli, MaxTimeoutEnvironmentVariable_LowersTheMaximum) {
   const std::string script = WriteScript("ok.py", kReferenceScript);
   std::vector<std::string> env = zygote::ZygoteEnvironment();
-  env.push_back("PYEXEC_MAX_TIMEOUT=5");
+  env.emplace_back("PYEXEC_MAX_TIMEOUT=5");
   // 10 s is accepted by default (TimeoutWithinTheMaximum_IsAccepted), refused under a 5 s max.
   const CommandResult refused =
       RunCommand({PYEXEC_BINARY, "run", "--timeout", "10", script}, "", env);

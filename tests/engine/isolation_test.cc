@@ -11,6 +11,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
@@ -86,8 +87,8 @@ def main():
   ASSERT_EQ(VerdictOf(run), "timeout") << run.outcome.message << run.stderr_data;
   int sleep_pid = 0;
   int daemon_pid = 0;
-  ASSERT_EQ(std::sscanf(run.stdout_data.c_str(), "%d %d", &sleep_pid, &daemon_pid), 2)
-      << run.stdout_data;
+  std::istringstream printed(run.stdout_data);
+  ASSERT_TRUE(printed >> sleep_pid >> daemon_pid) << run.stdout_data;
   EXPECT_FALSE(Alive(sleep_pid));
   EXPECT_FALSE(Alive(daemon_pid));
 }

@@ -90,7 +90,7 @@ TEST(PidsLimit, ThreadsBeyondTheLimit_FailToStart) {
 
 TEST(FileSizeLimit, WritingBeyondTheLimit_FailsWithEFBIG) {
   service::Limits limits = DefaultLimits();
-  limits.file_size_bytes = 1024 * 1024;
+  limits.file_size_bytes = uint64_t{1024} * 1024;
   const service::Execution run = RunScript(ReadPayload("file_size_beyond_limit_fails.py"), limits);
   ASSERT_EQ(VerdictOf(run), "ok") << run.outcome.message << run.stderr_data;
   nlohmann::json result = ResultOf(run);

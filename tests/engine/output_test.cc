@@ -77,15 +77,15 @@ def main():
 
 TEST(Output, FloodIsCutToExactlyTheCapAndFlagged) {
   service::Limits limits = DefaultLimits();
-  limits.stdout_bytes = 64 * 1024;
-  limits.stderr_bytes = 16 * 1024;
+  limits.stdout_bytes = uint64_t{64} * 1024;
+  limits.stderr_bytes = uint64_t{16} * 1024;
   const service::Execution run = RunScript(ReadPayload("output_flood_is_truncated.py"), limits);
   ASSERT_EQ(VerdictOf(run), "ok") << run.outcome.message;
   EXPECT_EQ(run.outcome.result_json, "\"flooded\"");
   EXPECT_TRUE(run.stdout_truncated);
   EXPECT_TRUE(run.stderr_truncated);
-  EXPECT_EQ(run.stdout_data, std::string(64 * 1024, 'x'));
-  EXPECT_EQ(run.stderr_data, std::string(16 * 1024, 'x'));
+  EXPECT_EQ(run.stdout_data, std::string(size_t{64} * 1024, 'x'));
+  EXPECT_EQ(run.stderr_data, std::string(size_t{16} * 1024, 'x'));
 }
 
 TEST(Output, OutputExactlyAtTheCapIsNotFlagged) {

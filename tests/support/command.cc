@@ -53,8 +53,7 @@ CommandResult RunCommand(const std::vector<std::string>& argv, const std::string
       break;
     }
     std::array<pollfd, 2> polled{{{out->read.get(), POLLIN, 0}, {err->read.get(), POLLIN, 0}}};
-    if (poll(polled.data(), polled.size(), static_cast<int>(left.count())) < 0 &&
-        errno != EINTR) {
+    if (poll(polled.data(), polled.size(), static_cast<int>(left.count())) < 0 && errno != EINTR) {
       break;
     }
     for (size_t i = 0; i < 2; ++i) {

@@ -12,11 +12,11 @@ namespace {
 TEST(CapturedOutput, KeepsOutputUnderTheCapExactly) {
   CapturedOutput output(16);
   EXPECT_TRUE(output.Append("hello "));
-  EXPECT_TRUE(output.Append(std::string("\0wor\xFFld", 8)));
+  EXPECT_TRUE(output.Append(std::string("\0wor\xFFld", 7)));
   output.Finish();
-  EXPECT_EQ(output.data(), std::string("hello \0wor\xFFld", 14));
+  EXPECT_EQ(output.data(), std::string("hello \0wor\xFFld", 13));
   EXPECT_FALSE(output.truncated());
-  EXPECT_EQ(output.total_bytes(), 14u);
+  EXPECT_EQ(output.total_bytes(), 13u);
 }
 
 TEST(CapturedOutput, KeepsOutputExactlyAtTheCap) {

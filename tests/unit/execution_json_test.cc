@@ -15,7 +15,7 @@ namespace pyexec::api {
 namespace {
 
 using nlohmann::ordered_json;
-using std::string_literals::operator""s;
+using std::string_literals::operator""s;  // NOLINT(misc-unused-using-decls): used below
 using service::Execution;
 using service::Verdict;
 

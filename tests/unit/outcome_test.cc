@@ -31,7 +31,7 @@ Observation Exited(int code, std::string channel) {
   observation.wait_status = W_EXITCODE(code, 0);
   observation.result_channel = std::move(channel);
   observation.result_limit_bytes = kResultLimit;
-  observation.memory_limit_bytes = 256 * 1024 * 1024;
+  observation.memory_limit_bytes = uint64_t{256} * 1024 * 1024;
   observation.cpu_seconds_limit = 30;
   observation.timeout = milliseconds(30000);
   return observation;
