@@ -1,6 +1,10 @@
 #include "app/cli.h"
 
+#include <signal.h>
 #include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -95,10 +99,41 @@ struct EngineFlags {
   }
 };
 
+// The signal that interrupted `pyexec run`, and the flag the running execution watches.
+volatile sig_atomic_t g_interrupted_by = 0;
+const sys::EventFd* g_cancel = nullptr;
+
+void OnInterrupt(int signal_number) {
+  g_interrupted_by = signal_number;
+  if (g_cancel != nullptr) {
+    g_cancel->Raise();
+  }
+}
+
+// SIGINT/SIGTERM cancel the execution instead of killing pyexec outright, so its processes,
+// cgroups and working directory are still cleaned up.
+Status InstallInterruptHandlers(const sys::EventFd* cancel) {
+  g_cancel = cancel;
+  struct sigaction action {};
+  action.sa_handler = OnInterrupt;
+  sigemptyset(&action.sa_mask);
+  for (int signal_number : {SIGINT, SIGTERM}) {
+    if (sigaction(signal_number, &action, nullptr) != 0) {
+      return SysError("sigaction", errno);
+    }
+  }
+  return OkStatus();
+}
+
 bool ReadScript(const std::string& path, std::string* script, std::string* problem) {
   if (path == "-") {
     script->assign(std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>());
     return true;
+  }
+  std::error_code error;
+  if (std::filesystem::is_directory(path, error)) {
+    *problem = path + " is a directory";
+    return false;
   }
   std::ifstream file(path, std::ios::binary);
   if (!file) {
@@ -133,7 +168,16 @@ int Run(const EngineFlags& flags, const std::string& path, const service::LimitR
               << "\n";
     return kExitInternal;
   }
-  Result<service::Execution> execution = (*engine)->Run(script, *limits);
+  Result<sys::EventFd> cancel = sys::EventFd::Create();
+  if (!cancel.ok() || !InstallInterruptHandlers(&*cancel).ok()) {
+    std::cout << api::RenderInternalError("pyexec could not set up signal handling") << "\n";
+    return kExitInternal;
+  }
+  Result<service::Execution> execution = (*engine)->Run(script, *limits, &*cancel);
+  if (!execution.ok() && execution.error().code == ErrorCode::kCancelled) {
+    std::cerr << "pyexec run: interrupted; the execution was killed and cleaned up\n";
+    return 128 + g_interrupted_by;
+  }
   if (!execution.ok()) {
     LogError(execution.error().ToString());
     std::cout << api::RenderInternalError(execution.error().ToString()) << "\n";

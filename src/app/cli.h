@@ -9,6 +9,7 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitScriptFailed = 1;
 inline constexpr int kExitUsage = 2;
 inline constexpr int kExitInternal = 3;
+// Interrupted by SIGINT or SIGTERM: 128 + the signal's number, as shells report it.
 
 int RunCli(int argc, char** argv);
 

@@ -120,7 +120,8 @@ Result<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& config) {
   return engine;
 }
 
-Result<Execution> Engine::Run(std::string_view script, const Limits& limits) {
+Result<Execution> Engine::Run(std::string_view script, const Limits& limits,
+                              const sys::EventFd* cancel) {
   const uint64_t id = next_id_.fetch_add(1);
   PhaseTrace trace;
   const Clock::time_point start = trace.start;
@@ -207,6 +208,7 @@ Result<Execution> Engine::Run(std::string_view script, const Limits& limits) {
   std::optional<sandbox::SetupFailure> setup_failure;
   zygote::Report exit_report;
   bool zygote_lost = false;
+  bool cancelled = false;
   const Clock::time_point deadline = start + limits.timeout;
   Clock::time_point stop_waiting = Clock::time_point::max();
 
@@ -237,15 +239,23 @@ Result<Execution> Engine::Run(std::string_view script, const Limits& limits) {
       kill_execution();
       stop_waiting = Clock::now() + kKillGrace;
     }
-    std::array<pollfd, 5> polled{{{report_fd.get(), POLLIN, 0},
+    const int cancel_fd = cancel != nullptr && !cancelled ? cancel->fd() : -1;
+    std::array<pollfd, 6> polled{{{report_fd.get(), POLLIN, 0},
                                   {status_fd.get(), POLLIN, 0},
                                   {stdout_stream.fd.get(), POLLIN, 0},
                                   {stderr_stream.fd.get(), POLLIN, 0},
-                                  {result_stream.fd.get(), POLLIN, 0}}};
-    const Clock::time_point wake = seen.timed_out || seen.exited ? stop_waiting : deadline;
+                                  {result_stream.fd.get(), POLLIN, 0},
+                                  {cancel_fd, POLLIN, 0}}};
+    const Clock::time_point wake =
+        seen.timed_out || seen.exited || cancelled ? stop_waiting : deadline;
     if (poll(polled.data(), polled.size(), MillisecondsUntil(wake)) < 0 && errno != EINTR) {
       kill_execution();
       return SysError("poll", errno);
+    }
+    if (polled[5].revents != 0 && !seen.exited) {
+      cancelled = true;
+      kill_execution();
+      stop_waiting = Clock::now() + kKillGrace;
     }
     if (polled[0].revents != 0) {
       std::array<std::byte, sizeof(zygote::Report) + 1> buffer{};
@@ -299,6 +309,10 @@ Result<Execution> Engine::Run(std::string_view script, const Limits& limits) {
       seen.result_overflow = true;
       kill_execution();
     }
+  }
+  if (cancelled) {
+    kill_execution();
+    return MakeError(ErrorCode::kCancelled, "execution " + std::to_string(id) + " was cancelled");
   }
   if (zygote_lost) {
     kill_execution();

@@ -12,6 +12,7 @@
 
 #include "cgroup/execution_cgroup.h"
 #include "service/limits.h"
+#include "sys/event_fd.h"
 #include "service/outcome.h"
 #include "util/result.h"
 #include "zygote/client.h"
@@ -59,8 +60,10 @@ class Engine {
   static Result<std::unique_ptr<Engine>> Create(const EngineConfig& config);
 
   // Runs one script under `limits`. The script failing is an Outcome; an Error means pyexec
-  // could not run it (the zygote died, set-up failed, the host refused a resource).
-  Result<Execution> Run(std::string_view script, const Limits& limits);
+  // could not run it (the zygote died, set-up failed, the host refused a resource). Raising
+  // `cancel` kills the execution and returns kCancelled once it is gone.
+  Result<Execution> Run(std::string_view script, const Limits& limits,
+                        const sys::EventFd* cancel = nullptr);
 
   const EngineConfig& config() const { return config_; }
   const Enforcement& enforcement() const { return enforcement_; }

@@ -17,6 +17,7 @@ enum class ErrorCode {
   kZygoteDied,    // the zygote exited while an execution depended on it
   kSetupFailed,   // the child could not finish its set-up before running Python
   kUnavailable,   // a needed host feature is missing
+  kCancelled,     // the caller cancelled the execution (a signal, a dropped connection)
 };
 
 struct Error {

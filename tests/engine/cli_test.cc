@@ -89,6 +89,13 @@ TEST_F(Cli, MissingFile_ExitsTwo) {
   EXPECT_THAT(result.out, IsEmpty());
 }
 
+TEST_F(Cli, Directory_ExitsTwoWithAMessage) {
+  const CommandResult run = RunPyexec({"run", "/tmp"});
+  EXPECT_EQ(run.exit_code, 2) << run.err;
+  EXPECT_THAT(run.err, HasSubstr("is a directory"));
+  EXPECT_THAT(run.out, IsEmpty());
+}
+
 TEST_F(Cli, TimeoutAboveTheMaximum_ExitsTwoWithAMessage) {
   const CommandResult result =
       RunPyexec({"run", "--timeout", "100", WriteScript("ok.py", kReferenceScript)});

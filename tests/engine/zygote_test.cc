@@ -49,18 +49,6 @@ def main():
   return ::testing::AssertionSuccess();
 }
 
-// Waits (bounded) until `path` exists; the script in flight creates it once it runs.
-bool AwaitFile(const std::string& path, std::chrono::seconds limit) {
-  const auto deadline = std::chrono::steady_clock::now() + limit;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (sys::PathExists(path)) {
-      return true;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return false;
-}
-
 TEST(Zygote, IsRestartedAfterBeingKilled) {
   service::Engine& engine = SharedEngine();
   ASSERT_EQ(VerdictOf(RunScript(kReferenceScript)), "ok");

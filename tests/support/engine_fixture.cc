@@ -5,6 +5,9 @@
 #include <fstream>
 #include <iterator>
 #include <memory>
+#include <thread>
+
+#include "sys/files.h"
 
 namespace pyexec::testing {
 
@@ -40,6 +43,29 @@ std::string ReadPayload(const std::string& name) {
     return "";
   }
   return std::string(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
+}
+
+bool AwaitFile(const std::string& path, std::chrono::seconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (sys::PathExists(path)) {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return sys::PathExists(path);
+}
+
+bool ProcessRunning(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) {
+    return false;
+  }
+  // "pid (comm) S ...": the state follows the last ')' (comm may contain spaces and parens).
+  const size_t close = line.rfind(')');
+  return close != std::string::npos && close + 2 < line.size() && line[close + 2] != 'Z' &&
+         line[close + 2] != 'X';
 }
 
 std::string VerdictOf(const service::Execution& execution) {

@@ -2,6 +2,9 @@
 // helpers to run a script or a payload file through it.
 #pragma once
 
+#include <sys/types.h>
+
+#include <chrono>
 #include <string>
 #include <string_view>
 
@@ -22,6 +25,13 @@ service::Execution RunScript(std::string_view script,
 
 // The text of tests/payloads/<name> (e.g. "fork_bomb.py").
 std::string ReadPayload(const std::string& name);
+
+// Waits (bounded) until `path` exists: how a test learns that a script in flight is running
+// (the script creates the file). False when `limit` passed first.
+bool AwaitFile(const std::string& path, std::chrono::seconds limit);
+
+// True while `pid` exists and is not a zombie.
+bool ProcessRunning(pid_t pid);
 
 // The verdict's name, for readable assertions: EXPECT_EQ(Verdict(run), "ok").
 std::string VerdictOf(const service::Execution& execution);

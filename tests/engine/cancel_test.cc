@@ -1,0 +1,101 @@
+// Cancelling an execution: through the engine's cancel flag (what a dropped connection will
+// use) and through SIGINT/SIGTERM to `pyexec run`. Either way the execution's processes are
+// killed and cleaned up, and the caller learns it was cancelled.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "support/command.h"
+#include "support/engine_fixture.h"
+#include "sys/event_fd.h"
+#include "sys/files.h"
+#include "sys/process.h"
+#include "zygote/client.h"
+
+namespace pyexec::testing {
+namespace {
+
+// A script that records its pid in `marker` (so the test knows it runs, and which process to
+// check afterwards), then sleeps far past any test's patience.
+std::string SleeperScript(const std::string& marker) {
+  return "import os, time\n"
+         "def main():\n"
+         "    with open('" +
+         marker +
+         ".tmp', 'w') as f:\n"
+         "        f.write(str(os.getpid()))\n"
+         "    os.rename('" +
+         marker + ".tmp', '" + marker +
+         "')\n"
+         "    time.sleep(60)\n";
+}
+
+pid_t ReadPid(const std::string& marker) {
+  std::ifstream file(marker);
+  pid_t pid = 0;
+  file >> pid;
+  return pid;
+}
+
+TEST(Cancel, RaisingTheFlag_KillsTheExecutionAndReportsCancelled) {
+  Result<sys::TempDir> dir = sys::TempDir::Create("/tmp", "pyexec-cancel-test-");
+  ASSERT_TRUE(dir.ok());
+  const std::string marker = dir->path() + "/started";
+  Result<sys::EventFd> cancel = sys::EventFd::Create();
+  ASSERT_TRUE(cancel.ok());
+  SharedEngine();  // started before the thread: the zygote comes from a single thread
+
+  std::optional<Result<service::Execution>> outcome;
+  std::thread runner([&] {
+    outcome.emplace(SharedEngine().Run(SleeperScript(marker), DefaultLimits(), &*cancel));
+  });
+  const bool started = AwaitFile(marker, std::chrono::seconds(30));
+  const pid_t pid = started ? ReadPid(marker) : 0;
+  // Positive control: the probe sees the script's process while it runs.
+  const bool seen_running = pid > 0 && ProcessRunning(pid);
+  cancel->Raise();
+  runner.join();
+
+  ASSERT_TRUE(started) << "the script never ran";
+  EXPECT_TRUE(seen_running);
+  ASSERT_TRUE(outcome.has_value());
+  ASSERT_FALSE(outcome->ok()) << "a cancelled execution must not report a verdict";
+  EXPECT_EQ(outcome->error().code, ErrorCode::kCancelled) << outcome->error().ToString();
+  EXPECT_FALSE(ProcessRunning(pid));
+}
+
+TEST(Cancel, SigintToPyexecRun_KillsTheExecutionAndExits130) {
+  Result<sys::TempDir> dir = sys::TempDir::Create("/tmp", "pyexec-cancel-test-");
+  ASSERT_TRUE(dir.ok());
+  const std::string marker = dir->path() + "/started";
+  const std::string script_path = dir->path() + "/sleeper.py";
+  std::ofstream(script_path) << SleeperScript(marker);
+
+  sys::SpawnSpec spec;
+  spec.path = PYEXEC_BINARY;
+  spec.argv = {PYEXEC_BINARY, "run", script_path};
+  spec.env = zygote::ZygoteEnvironment();
+  Result<sys::ChildProcess> pyexec = sys::Spawn(spec);
+  ASSERT_TRUE(pyexec.ok()) << pyexec.error().ToString();
+  const bool started = AwaitFile(marker, std::chrono::seconds(60));
+  const pid_t pid = started ? ReadPid(marker) : 0;
+  const bool seen_running = pid > 0 && ProcessRunning(pid);
+  ASSERT_TRUE(pyexec->Signal(SIGINT).ok());
+  Result<int> status = pyexec->Wait();
+
+  ASSERT_TRUE(started) << "the script never ran";
+  EXPECT_TRUE(seen_running);
+  ASSERT_TRUE(status.ok());
+  ASSERT_TRUE(WIFEXITED(*status)) << sys::DescribeWaitStatus(*status);
+  EXPECT_EQ(WEXITSTATUS(*status), 128 + SIGINT);
+  EXPECT_FALSE(ProcessRunning(pid));
+}
+
+}  // namespace
+}  // namespace pyexec::testing
