@@ -1,5 +1,8 @@
 #include "cgroup/host.h"
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <sstream>
 
 #include "sys/files.h"
@@ -50,6 +53,57 @@ Hierarchy V1Hierarchy(const std::string& mountinfo, const std::string& self_cgro
     return {};
   }
   return Hierarchy{dir};
+}
+
+// True when every process in the cgroup at `dir` is this one.
+bool OnlyUsIn(const std::string& dir) {
+  Result<std::string> procs = sys::ReadFile(dir + "/cgroup.procs");
+  return procs.ok() && Words(*procs) == std::vector<std::string>{std::to_string(getpid())};
+}
+
+// Enables memory, pids and cpu for the children of `dir` (pyexec's own v2 cgroup) where the
+// kernel lets it, and returns those that are enabled.
+//
+// A cgroup with processes of its own may not enable controllers for its children
+// (cgroup-v2.rst, "No Internal Process Constraint"): EBUSY. When pyexec is the only process
+// there, as in a delegated systemd unit (Delegate=yes) or a container's init, it moves itself
+// into a leaf it creates, "pyexec-<pid>-server", and tries again (what systemd and container
+// runtimes do for their own payloads). Otherwise the resource falls back to v1 or rlimits.
+std::vector<std::string> EnableV2Controllers(const std::string& dir) {
+  std::vector<std::string> enabled_now;
+  Result<std::string> available = sys::ReadFile(dir + "/cgroup.controllers");
+  Result<std::string> enabled = sys::ReadFile(dir + "/cgroup.subtree_control");
+  if (!available.ok() || !enabled.ok()) {
+    return enabled_now;
+  }
+  bool moved = false;
+  for (const std::string controller : {"memory", "pids", "cpu"}) {
+    if (!Contains(Words(*available), controller)) {
+      continue;
+    }
+    if (Contains(Words(*enabled), controller)) {
+      enabled_now.push_back(controller);
+      continue;
+    }
+    Status status = sys::WriteFile(dir + "/cgroup.subtree_control", "+" + controller);
+    if (!status.ok() && status.error().sys_errno == EBUSY && !moved && OnlyUsIn(dir)) {
+      const std::string leaf = dir + "/pyexec-" + std::to_string(getpid()) + "-server";
+      Status made = sys::MakeDirectory(leaf, 0755);
+      if ((made.ok() || made.error().sys_errno == EEXIST) &&
+          sys::WriteFile(leaf + "/cgroup.procs", "0").ok()) {
+        moved = true;
+        LogInfo("cgroups: moved pyexec into " + leaf + " to enable controllers in " + dir);
+        status = sys::WriteFile(dir + "/cgroup.subtree_control", "+" + controller);
+      }
+    }
+    if (!status.ok()) {
+      LogWarning("cgroups: cannot enable the v2 " + controller +
+                 " controller: " + status.error().ToString());
+      continue;
+    }
+    enabled_now.push_back(controller);
+  }
+  return enabled_now;
 }
 
 }  // namespace
@@ -145,24 +199,7 @@ HostCgroups Detect() {
     const std::string dir = v2_own == "/" ? v2_mount : v2_mount + v2_own;
     if (sys::PathExists(dir + "/cgroup.procs")) {
       host.v2.own_dir = dir;
-      Result<std::string> available = sys::ReadFile(dir + "/cgroup.controllers");
-      Result<std::string> enabled = sys::ReadFile(dir + "/cgroup.subtree_control");
-      if (available.ok() && enabled.ok()) {
-        for (const std::string controller : {"memory", "pids", "cpu"}) {
-          if (!Contains(Words(*available), controller)) {
-            continue;
-          }
-          // Enabling a controller for our children is allowed for the owner of a delegated
-          // subtree that has no processes of its own besides ours (cgroup-v2.rst, "No Internal
-          // Process Constraint"); when refused, the resource falls back to v1 or to rlimits.
-          if (!Contains(Words(*enabled), controller) &&
-              !sys::WriteFile(dir + "/cgroup.subtree_control", "+" + controller).ok()) {
-            LogWarning("cgroups: cannot enable the v2 " + controller + " controller in " + dir);
-            continue;
-          }
-          host.v2_controllers.push_back(controller);
-        }
-      }
+      host.v2_controllers = EnableV2Controllers(dir);
     }
   }
   host.v1_memory = V1Hierarchy(*mountinfo, *self_cgroup, "memory");
