@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "support/command.h"
+#include "support/engine_fixture.h"
 #include "sys/files.h"
 #include "zygote/client.h"
 
@@ -18,16 +19,6 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::StartsWith;
-
-constexpr char kReferenceScript[] = R"py(import os
-import pandas as pd
-import numpy as np
-def main():
-    print("Hello")
-    a = 2
-    b = a + 3
-    return {"status": b}
-)py";
 
 // A directory with scripts written into it, removed at the end of the test.
 class Cli : public ::testing::Test {
@@ -55,7 +46,7 @@ class Cli : public ::testing::Test {
 };
 
 TEST_F(Cli, RunFile_PrintsOneJsonObjectWithTheResultAndExitsZero) {
-  const CommandResult result = RunPyexec({"run", WriteScript("ok.py", kReferenceScript)});
+  const CommandResult result = RunPyexec({"run", WriteScript("ok.py", ReferenceExample())});
   EXPECT_EQ(result.exit_code, 0) << result.err;
   // Exactly one line: the object, then a newline.
   ASSERT_FALSE(result.out.empty());
@@ -98,7 +89,7 @@ TEST_F(Cli, Directory_ExitsTwoWithAMessage) {
 
 TEST_F(Cli, TimeoutAboveTheMaximum_ExitsTwoWithAMessage) {
   const CommandResult result =
-      RunPyexec({"run", "--timeout", "100", WriteScript("ok.py", kReferenceScript)});
+      RunPyexec({"run", "--timeout", "100", WriteScript("ok.py", ReferenceExample())});
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_THAT(result.err, HasSubstr("timeout"));
   EXPECT_THAT(result.err, HasSubstr("30"));
@@ -107,13 +98,13 @@ TEST_F(Cli, TimeoutAboveTheMaximum_ExitsTwoWithAMessage) {
 
 TEST_F(Cli, TimeoutWithinTheMaximum_IsAccepted) {
   const CommandResult result =
-      RunPyexec({"run", "--timeout", "10", WriteScript("ok.py", kReferenceScript)});
+      RunPyexec({"run", "--timeout", "10", WriteScript("ok.py", ReferenceExample())});
   EXPECT_EQ(result.exit_code, 0) << result.err;
 }
 
 TEST_F(Cli, MemoryBelowTheFloor_ExitsTwoWithAMessage) {
   const CommandResult result =
-      RunPyexec({"run", "--memory-mb", "8", WriteScript("ok.py", kReferenceScript)});
+      RunPyexec({"run", "--memory-mb", "8", WriteScript("ok.py", ReferenceExample())});
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_THAT(result.err, HasSubstr("memory_mb"));
   EXPECT_THAT(result.out, IsEmpty());
@@ -136,7 +127,7 @@ TEST_F(Cli, MemoryFlag_LimitsTheScript) {
 }
 
 TEST_F(Cli, Dash_ReadsTheScriptFromStdin) {
-  const CommandResult result = RunPyexec({"run", "-"}, kReferenceScript);
+  const CommandResult result = RunPyexec({"run", "-"}, ReferenceExample());
   EXPECT_EQ(result.exit_code, 0) << result.err;
   nlohmann::json output = ParseOutput(result);
   EXPECT_EQ(output["result"], nlohmann::json({{"status", 5}}));
@@ -163,7 +154,7 @@ TEST_F(Cli, NoSubcommand_ExitsTwo) {
 
 TEST_F(Cli, UnknownFlag_ExitsTwo) {
   const CommandResult result =
-      RunPyexec({"run", "--no-such-flag", WriteScript("ok.py", kReferenceScript)});
+      RunPyexec({"run", "--no-such-flag", WriteScript("ok.py", ReferenceExample())});
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_THAT(result.err, HasSubstr("no-such-flag"));
 }
@@ -174,7 +165,7 @@ TEST_F(Cli, UnknownSubcommand_ExitsTwo) {
 }
 
 TEST_F(Cli, MaxTimeoutEnvironmentVariable_LowersTheMaximum) {
-  const std::string script = WriteScript("ok.py", kReferenceScript);
+  const std::string script = WriteScript("ok.py", ReferenceExample());
   std::vector<std::string> env = zygote::ZygoteEnvironment();
   env.emplace_back("PYEXEC_MAX_TIMEOUT=5");
   // 10 s is accepted by default (TimeoutWithinTheMaximum_IsAccepted), refused under a 5 s max.

@@ -17,16 +17,6 @@ namespace {
 using ::testing::HasSubstr;
 using ::testing::Not;
 
-constexpr char kReferenceScript[] = R"py(import os
-import pandas as pd
-import numpy as np
-def main():
-    print("Hello")
-    a = 2
-    b = a + 3
-    return {"status": b}
-)py";
-
 service::Limits WithTimeout(std::chrono::milliseconds timeout) {
   service::Limits limits = DefaultLimits();
   limits.timeout = timeout;
@@ -40,7 +30,7 @@ service::Limits WithMemory(uint64_t bytes) {
 }
 
 TEST(VerdictOk, ReferenceExample_ReturnsStatusFiveAndPrintsHello) {
-  const service::Execution run = RunScript(kReferenceScript);
+  const service::Execution run = RunScript(ReferenceExample());
   ASSERT_EQ(VerdictOf(run), "ok") << run.outcome.message << run.stderr_data;
   EXPECT_EQ(nlohmann::json::parse(run.outcome.result_json), nlohmann::json({{"status", 5}}));
   EXPECT_EQ(run.outcome.result_json, R"({"status":5})");

@@ -22,16 +22,6 @@
 namespace pyexec::testing {
 namespace {
 
-constexpr char kReferenceScript[] = R"py(import os
-import pandas as pd
-import numpy as np
-def main():
-    print("Hello")
-    a = 2
-    b = a + 3
-    return {"status": b}
-)py";
-
 // Kills `pid` and waits (bounded) until it has exited, through a pidfd: it becomes readable
 // when the process exits, whoever its parent is (pidfd_open(2)).
 ::testing::AssertionResult KillAndAwaitExit(pid_t pid) {
@@ -51,12 +41,12 @@ def main():
 
 TEST(Zygote, IsRestartedAfterBeingKilled) {
   service::Engine& engine = SharedEngine();
-  ASSERT_EQ(VerdictOf(RunScript(kReferenceScript)), "ok");
+  ASSERT_EQ(VerdictOf(RunScript(ReferenceExample())), "ok");
   const pid_t before = engine.zygote_pid();
   ASSERT_GT(before, 0);
   ASSERT_TRUE(KillAndAwaitExit(before));
 
-  const service::Execution run = RunScript(kReferenceScript);
+  const service::Execution run = RunScript(ReferenceExample());
   ASSERT_EQ(VerdictOf(run), "ok") << run.outcome.message << run.stderr_data;
   EXPECT_EQ(run.outcome.result_json, R"({"status":5})");
   EXPECT_EQ(run.stdout_data, "Hello\n");
@@ -89,7 +79,7 @@ TEST(Zygote, ExecutionInFlightWhenItDies_FailsWithZygoteDied) {
   EXPECT_EQ(outcome->error().code, ErrorCode::kZygoteDied) << outcome->error().ToString();
 
   // The engine recovers: the next execution runs on a new zygote.
-  const service::Execution next = RunScript(kReferenceScript);
+  const service::Execution next = RunScript(ReferenceExample());
   EXPECT_EQ(VerdictOf(next), "ok") << next.outcome.message;
   EXPECT_NE(engine.zygote_pid(), zygote);
 }

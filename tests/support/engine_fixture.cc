@@ -35,14 +35,25 @@ service::Execution RunScript(std::string_view script, const service::Limits& lim
   return std::move(execution).value();
 }
 
-std::string ReadPayload(const std::string& name) {
-  const std::string path = std::string(PYEXEC_PAYLOAD_DIR) + "/" + name;
+namespace {
+
+std::string ReadText(const std::string& path) {
   std::ifstream file(path, std::ios::binary);
   if (!file) {
-    ADD_FAILURE() << "cannot read payload " << path;
+    ADD_FAILURE() << "cannot read " << path;
     return "";
   }
   return std::string(std::istreambuf_iterator<char>(file), std::istreambuf_iterator<char>());
+}
+
+}  // namespace
+
+std::string ReadPayload(const std::string& name) {
+  return ReadText(std::string(PYEXEC_PAYLOAD_DIR) + "/" + name);
+}
+
+std::string ReferenceExample() {
+  return ReadText(std::string(PYEXEC_SOURCE_DIR) + "/examples/reference.py");
 }
 
 bool AwaitFile(const std::string& path, std::chrono::seconds limit) {

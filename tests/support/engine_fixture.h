@@ -23,6 +23,10 @@ service::Limits DefaultLimits();
 service::Execution RunScript(std::string_view script,
                              const service::Limits& limits = DefaultLimits());
 
+// examples/reference.py: the reference service's README example, which must return
+// {"status": 5} and print "Hello\n".
+std::string ReferenceExample();
+
 // The text of tests/payloads/<name> (e.g. "fork_bomb.py").
 std::string ReadPayload(const std::string& name);
 
