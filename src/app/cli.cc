@@ -3,11 +3,10 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <filesystem>
-
 #include <CLI/CLI.hpp>
+#include <cerrno>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -16,6 +15,7 @@
 #include <vector>
 
 #include "api/execution_json.h"
+#include "app/doctor.h"
 #include "service/engine.h"
 #include "service/limits.h"
 #include "util/log.h"
@@ -45,6 +45,7 @@ struct EngineFlags {
   int64_t max_memory_mb = 512;
   std::string preload = "numpy,pandas";
   std::string cgroups = "auto";
+  bool jail = false;
   std::string log_level = "warning";
   std::string work_dir = "/tmp";
 
@@ -73,6 +74,11 @@ struct EngineFlags {
         ->envname("PYEXEC_CGROUPS")
         ->check(CLI::IsMember({"auto", "off"}))
         ->capture_default_str();
+    command
+        ->add_flag("--jail", jail,
+                   "Experimental: contain each execution in namespaces, a private read-only "
+                   "root and an unprivileged uid")
+        ->envname("PYEXEC_JAIL");
     command->add_option("--log-level", log_level, "debug, info, warning, error or off")
         ->envname("PYEXEC_LOG_LEVEL")
         ->check(CLI::IsMember({"debug", "info", "warning", "error", "off"}))
@@ -93,6 +99,7 @@ struct EngineFlags {
     config.limits.memory_bytes = static_cast<uint64_t>(max_memory_mb) * service::kMiB;
     config.preload = SplitList(preload);
     config.cgroups = cgroups == "off" ? service::CgroupMode::kOff : service::CgroupMode::kAuto;
+    config.jail = jail;
     config.log_level = log_level;
     config.work_parent = work_dir;
     return config;
@@ -212,6 +219,15 @@ int RunCli(int argc, char** argv) {
   run->add_option("--memory-mb", memory_mb, "Memory limit in MiB (at most --max-memory-mb)");
   run_flags.Register(run);
 
+  bool doctor_json = false;
+  CLI::App* doctor = app.add_subcommand(
+      "doctor",
+      "Check that this host supports the sandbox: probe each kernel control (namespaces, "
+      "pivot_root, seccomp, no_new_privs), describe how limits are enforced (cgroups), and "
+      "check that /usr/bin/python3 imports numpy and pandas. Starts no zygote.\n"
+      "Exit code: 0 ready, 1 a mandatory control or Python is missing, 2 usage error.");
+  doctor->add_flag("--json", doctor_json, "Print one JSON object instead of a table");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -223,6 +239,9 @@ int RunCli(int argc, char** argv) {
   SetLogLevel(level);
   if (run->parsed()) {
     return Run(run_flags, path, service::LimitRequest{timeout, memory_mb});
+  }
+  if (doctor->parsed()) {
+    return RunDoctor(doctor_json);
   }
   return kExitUsage;
 }

@@ -1,6 +1,7 @@
 #include "sandbox/contain.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -9,7 +10,9 @@
 
 #include <cerrno>
 
-#include "sandbox/setup_status.h"
+#include "sandbox/child_failure.h"
+#include "sandbox/privileges.h"
+#include "sandbox/rootfs.h"
 
 namespace pyexec::sandbox {
 namespace {
@@ -18,15 +21,7 @@ namespace {
 // another that is still to be placed.
 constexpr int kStagingFloor = 64;
 
-int g_status_fd = -1;
-
-[[noreturn]] void Fail(Step step, int sys_errno) { FailStep(static_cast<int>(step), sys_errno); }
-
-void Check(bool ok, Step step) {
-  if (!ok) {
-    Fail(step, errno);
-  }
-}
+void Check(bool ok, Step step) { CheckStep(ok, step); }
 
 void JoinCgroups(std::span<const int> join_fds) {
   for (int fd : join_fds) {
@@ -39,7 +34,7 @@ void DieWithZygote(pid_t zygote_pid) {
   Check(prctl(PR_SET_PDEATHSIG, SIGKILL) == 0, Step::kParentDeathSignal);
   // The zygote may have died between fork and prctl: then PDEATHSIG never fires (nsjail #299).
   if (getppid() != zygote_pid) {
-    Fail(Step::kCheckParent, ESRCH);
+    FailStep(Step::kCheckParent, ESRCH);
   }
 }
 
@@ -72,7 +67,7 @@ void LayOutFds(const ChildFds& fds) {
   Place(result, kResultFd);
   Place(script, kScriptFd);
   Place(status, kStatusFd);
-  g_status_fd = kStatusFd;
+  SetStatusFd(kStatusFd);
   // The result and script descriptors must not leak into programs the script executes.
   Check(fcntl(kResultFd, F_SETFD, FD_CLOEXEC) == 0, Step::kStdio);
   Check(fcntl(kScriptFd, F_SETFD, FD_CLOEXEC) == 0, Step::kStdio);
@@ -106,32 +101,47 @@ void ApplyRlimits(const ChildPolicy& policy) {
 
 }  // namespace
 
-void FailStep(int step, int sys_errno) {
-  const SetupFailure failure{static_cast<uint32_t>(step), sys_errno};
-  if (g_status_fd >= 0) {
-    [[maybe_unused]] ssize_t ignored = write(g_status_fd, &failure, sizeof(failure));
-  }
-  _exit(kSetupFailedExitCode);
-}
-
 void ContainChild(const ChildPolicy& policy, const ChildFds& fds, pid_t zygote_pid) {
-  g_status_fd = fds.status_fd;
+  SetStatusFd(fds.status_fd);
   // The recipe, in order. Joining the cgroups comes first so that everything after it,
   // including any process the script starts, is counted and killable.
   JoinCgroups(fds.cgroup_join_fds);
-  DieWithZygote(zygote_pid);
+  if (policy.jail != 0) {
+    // Forked into its own pid namespace, the child cannot see the zygote (getppid() is 0);
+    // if the zygote dies first, the server sees it and kills the execution's cgroup.
+    Check(prctl(PR_SET_PDEATHSIG, SIGKILL) == 0, Step::kParentDeathSignal);
+  } else {
+    DieWithZygote(zygote_pid);
+  }
   Check(setsid() >= 0, Step::kNewSession);  // no controlling terminal (nsjail #310)
   ResetSignals();
-  Check(fchdir(fds.cwd_fd) == 0, Step::kWorkingDirectory);
+  if (policy.jail != 0) {
+    // Still host root here: these namespaces belong to the initial user namespace, so nothing
+    // the script can become later (it gets a user namespace of its own below) may mount,
+    // configure the network or change the hostname in them.
+    Check(unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP) == 0,
+          Step::kNamespaces);
+    EnterPrivateRoot(policy.tmp_size_bytes);
+    Check(sethostname(kSandboxHostname, sizeof(kSandboxHostname) - 1) == 0, Step::kHostname);
+  } else {
+    Check(fchdir(fds.cwd_fd) == 0, Step::kWorkingDirectory);
+  }
   LayOutFds(fds);
+  if (policy.jail != 0) {
+    SwitchToSandboxUser(policy.sandbox_uid, policy.sandbox_gid);
+    EnterUserNamespace(policy.sandbox_uid, policy.sandbox_gid);
+    DropAllPrivileges();
+    // Changing credentials cleared the parent-death signal (prctl(2)): set it again.
+    Check(prctl(PR_SET_PDEATHSIG, SIGKILL) == 0, Step::kParentDeathSignal);
+  }
   ApplyRlimits(policy);
   Check(syscall(SYS_close_range, kStatusFd + 1, ~0U, 0) == 0, Step::kCloseFds);
 }
 
 void FinishSetup() {
-  if (g_status_fd >= 0) {
-    close(g_status_fd);
-    g_status_fd = -1;
+  if (StatusFd() >= 0) {
+    close(StatusFd());
+    SetStatusFd(-1);
   }
 }
 

@@ -31,9 +31,6 @@ struct ChildFds {
 // 0 = /dev/null, 1 = stdout, 2 = stderr and the k*Fd above, every other descriptor closed.
 void ContainChild(const ChildPolicy& policy, const ChildFds& fds, pid_t zygote_pid);
 
-// Reports `step` as failed and _exits (for steps that follow ContainChild).
-[[noreturn]] void FailStep(int step, int sys_errno);
-
 // Closes the status descriptor: from here on the server takes an exit as the script's.
 void FinishSetup();
 

@@ -14,6 +14,17 @@ struct ChildPolicy {
   uint64_t address_space_bytes = 0;  // RLIMIT_AS: only when no memory cgroup exists
   uint64_t max_processes = 0;        // RLIMIT_NPROC: only when no pids cgroup exists
   uint64_t result_limit_bytes = 0;   // largest result the runner may send
+  // The jail (namespaces, private root, unprivileged ids); see contain.cc.
+  uint32_t jail = 0;         // 1: contain in namespaces and a private root
+  uint32_t sandbox_uid = 0;  // host uid the script runs as (never 0)
+  uint32_t sandbox_gid = 0;  // host gid the script runs as (never 0)
+  uint32_t reserved = 0;
+  uint64_t tmp_size_bytes = 0;  // size of the script's /tmp (tmpfs, charged to its memory)
 };
+
+// The ids the script sees inside its user namespace.
+inline constexpr uint32_t kInsideUid = 65534;
+inline constexpr uint32_t kInsideGid = 65534;
+inline constexpr char kSandboxHostname[] = "pyexec";
 
 }  // namespace pyexec::sandbox

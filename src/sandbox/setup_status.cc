@@ -24,6 +24,34 @@ const char* StepName(Step step) {
       return "close_fds";
     case Step::kStartRunner:
       return "start_runner";
+    case Step::kNamespaces:
+      return "namespaces";
+    case Step::kMountPrivate:
+      return "mount_private";
+    case Step::kRootTmpfs:
+      return "root_tmpfs";
+    case Step::kBindMount:
+      return "bind_mount";
+    case Step::kCreateNode:
+      return "create_node";
+    case Step::kMountProc:
+      return "mount_proc";
+    case Step::kMaskPath:
+      return "mask_path";
+    case Step::kMountTmp:
+      return "mount_tmp";
+    case Step::kPivotRoot:
+      return "pivot_root";
+    case Step::kHostname:
+      return "hostname";
+    case Step::kSwitchUser:
+      return "switch_user";
+    case Step::kUserNamespace:
+      return "user_namespace";
+    case Step::kDropCapabilities:
+      return "drop_capabilities";
+    case Step::kNoNewPrivs:
+      return "no_new_privs";
   }
   return "unknown";
 }

@@ -17,6 +17,21 @@ enum class Step : uint32_t {
   kRlimits,
   kCloseFds,
   kStartRunner,
+  // The jail (policy.jail), in the order contain.cc applies it.
+  kNamespaces,
+  kMountPrivate,
+  kRootTmpfs,
+  kBindMount,
+  kCreateNode,
+  kMountProc,
+  kMaskPath,
+  kMountTmp,
+  kPivotRoot,
+  kHostname,
+  kSwitchUser,
+  kUserNamespace,
+  kDropCapabilities,
+  kNoNewPrivs,
 };
 
 const char* StepName(Step step);
@@ -25,6 +40,7 @@ const char* StepName(Step step);
 struct SetupFailure {
   uint32_t step = 0;
   int32_t sys_errno = 0;
+  char path[120] = {};  // the path a mount step failed on, NUL-terminated ("" otherwise)
 };
 
 // The exit code of a child whose set-up failed (after it wrote a SetupFailure).

@@ -81,24 +81,9 @@ int MillisecondsUntil(Clock::time_point when) {
 
 }  // namespace
 
-Result<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& config) {
-  std::unique_ptr<Engine> engine(new Engine());
-  engine->config_ = config;
-  Enforcement& e = engine->enforcement_;
-  if (config.cgroups == CgroupMode::kAuto) {
-    const cgroup::HostCgroups host = cgroup::Detect();
-    Result<cgroup::CgroupTree> tree = cgroup::CgroupTree::Create(host);
-    if (tree.ok()) {
-      engine->cgroups_.emplace(std::move(tree).value());
-      e.cgroup_mode = host.Mode();
-    } else {
-      LogWarning("cgroups unavailable, falling back to rlimits: " + tree.error().ToString());
-    }
-  }
-  if (e.cgroup_mode.empty()) {
-    e.cgroup_mode = config.cgroups == CgroupMode::kOff ? "off" : "none";
-  }
-  const cgroup::HostCgroups* host = engine->cgroups_ ? &engine->cgroups_->host() : nullptr;
+Enforcement DescribeEnforcement(const cgroup::HostCgroups* host, CgroupMode mode) {
+  Enforcement e;
+  e.cgroup_mode = host ? host->Mode() : mode == CgroupMode::kOff ? "off" : "none";
   const auto backend = [](const std::string& name) { return "cgroup " + name; };
   e.memory = host && !host->MemoryBackend().empty() ? backend(host->MemoryBackend())
                                                     : "rlimit (RLIMIT_AS)";
@@ -108,6 +93,23 @@ Result<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& config) {
                                                 : "rlimit (RLIMIT_NPROC)";
   e.kill = host && host->CanKillTree() ? "cgroup.kill" : host ? "cgroup.procs" : "process group";
   e.cpu_accounting = host && !host->CpuBackend().empty() ? backend(host->CpuBackend()) : "rusage";
+  return e;
+}
+
+Result<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& config) {
+  std::unique_ptr<Engine> engine(new Engine());
+  engine->config_ = config;
+  if (config.cgroups == CgroupMode::kAuto) {
+    const cgroup::HostCgroups host = cgroup::Detect();
+    Result<cgroup::CgroupTree> tree = cgroup::CgroupTree::Create(host);
+    if (tree.ok()) {
+      engine->cgroups_.emplace(std::move(tree).value());
+    } else {
+      LogWarning("cgroups unavailable, falling back to rlimits: " + tree.error().ToString());
+    }
+  }
+  engine->enforcement_ = DescribeEnforcement(
+      engine->cgroups_ ? &engine->cgroups_->host() : nullptr, config.cgroups);
 
   zygote::ZygoteOptions options;
   options.preload = config.preload;
@@ -163,6 +165,12 @@ Result<Execution> Engine::Run(std::string_view script, const Limits& limits,
   request.policy.file_size_bytes = limits.file_size_bytes;
   request.policy.open_files = limits.open_files;
   request.policy.result_limit_bytes = limits.result_bytes;
+  if (config_.jail) {
+    request.policy.jail = 1;
+    request.policy.sandbox_uid = config_.sandbox_uid;
+    request.policy.sandbox_gid = config_.sandbox_gid;
+    request.policy.tmp_size_bytes = limits.tmp_bytes;
+  }
   if (!memory_cgroup) {
     // Coarse fallback: RLIMIT_AS counts the address space inherited from the zygote too.
     request.policy.address_space_bytes = zygote_->VirtualMemoryBytes() + limits.memory_bytes;
@@ -320,10 +328,13 @@ Result<Execution> Engine::Run(std::string_view script, const Limits& limits,
                      "the zygote died while execution " + std::to_string(id) + " was running");
   }
   if (setup_failure) {
-    return MakeError(ErrorCode::kSetupFailed,
-                     std::string("child set-up failed at step ") +
-                         sandbox::StepName(static_cast<sandbox::Step>(setup_failure->step)) + ": " +
-                         std::strerror(setup_failure->sys_errno));
+    setup_failure->path[sizeof(setup_failure->path) - 1] = '\0';
+    std::string step = sandbox::StepName(static_cast<sandbox::Step>(setup_failure->step));
+    if (setup_failure->path[0] != '\0') {
+      step += std::string(" (") + setup_failure->path + ")";
+    }
+    return MakeError(ErrorCode::kSetupFailed, "child set-up failed at step " + step + ": " +
+                                                  std::strerror(setup_failure->sys_errno));
   }
 
   trace.drained = Clock::now();

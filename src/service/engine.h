@@ -27,6 +27,11 @@ struct EngineConfig {
   CgroupMode cgroups = CgroupMode::kAuto;
   std::string work_parent = "/tmp";  // where per-execution working directories are made
   std::string log_level = "warning";
+  // The jail: namespaces, a private read-only root, an unprivileged uid (see sandbox/).
+  // Experimental in this milestone: off by default until every control and its test land.
+  bool jail = false;
+  uint32_t sandbox_uid = 64000;  // a host uid no other process uses; never 0
+  uint32_t sandbox_gid = 64000;
 };
 
 struct Usage {
@@ -52,6 +57,10 @@ struct Enforcement {
   std::string kill;            // "cgroup.kill", "cgroup.procs", "process group"
   std::string cpu_accounting;  // "cgroup v2", "cgroup v1", "rusage"
 };
+
+// What enforces each limit given pyexec's cgroup tree (`host`: the hierarchies it was created
+// in; nullptr when there is none) under `mode`. Engine::Create and `pyexec doctor` share it.
+Enforcement DescribeEnforcement(const cgroup::HostCgroups* host, CgroupMode mode);
 
 class Engine {
  public:

@@ -22,6 +22,7 @@ struct Limits {
   uint64_t cpu_seconds = 30;             // RLIMIT_CPU per process
   uint64_t file_size_bytes = 64 * kMiB;  // RLIMIT_FSIZE
   uint32_t open_files = 256;             // RLIMIT_NOFILE
+  uint64_t tmp_bytes = 64 * kMiB;        // the jailed script's /tmp (counts as memory too)
 };
 
 // The floor for memory: below it numpy and pandas cannot even touch their own pages.

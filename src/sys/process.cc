@@ -2,13 +2,18 @@
 
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstring>
+
+#include "sys/fds.h"
 
 namespace pyexec::sys {
 namespace {
@@ -148,6 +153,69 @@ Result<ChildProcess> Spawn(const SpawnSpec& spec) {
     return SysError("pidfd_open", saved);
   }
   return ChildProcess(pid, std::move(pidfd));
+}
+
+Result<CompletedProcess> RunToCompletion(SpawnSpec spec, std::chrono::milliseconds timeout,
+                                         size_t max_output_bytes) {
+  Result<PipeEnds> out = MakePipe(true);
+  if (!out.ok()) {
+    return std::move(out).error();
+  }
+  Result<PipeEnds> err = MakePipe(true);
+  if (!err.ok()) {
+    return std::move(err).error();
+  }
+  spec.fd_map = {-1, out->write.get(), err->write.get()};
+  Result<ChildProcess> child = Spawn(spec);
+  if (!child.ok()) {
+    return std::move(child).error();
+  }
+  out->write.Reset();
+  err->write.Reset();
+
+  CompletedProcess completed;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::array<UniqueFd*, 2> fds = {&out->read, &err->read};
+  std::array<std::string*, 2> sinks = {&completed.out, &completed.err};
+  // Until both pipes reach EOF (every writer, grandchildren included, has exited) or the
+  // deadline passes.
+  while (out->read || err->read) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      completed.timed_out = true;
+      if (Status killed = child->Signal(SIGKILL); !killed.ok()) {
+        return std::move(killed).error();
+      }
+      break;
+    }
+    std::array<pollfd, 2> polled{{{out->read.get(), POLLIN, 0}, {err->read.get(), POLLIN, 0}}};
+    if (poll(polled.data(), polled.size(), static_cast<int>(left.count())) < 0) {
+      if (errno == EINTR) {
+        continue;
+      }
+      return SysError("poll", errno);
+    }
+    for (size_t i = 0; i < fds.size(); ++i) {
+      if (polled[i].revents == 0) {
+        continue;
+      }
+      std::array<char, 4096> buffer;
+      const ssize_t got = read(fds[i]->get(), buffer.data(), buffer.size());
+      if (got > 0) {
+        const size_t room = max_output_bytes - std::min(max_output_bytes, sinks[i]->size());
+        sinks[i]->append(buffer.data(), std::min(room, static_cast<size_t>(got)));
+      } else if (got == 0 || (errno != EAGAIN && errno != EINTR)) {
+        fds[i]->Reset();
+      }
+    }
+  }
+  Result<int> status = child->Wait();
+  if (!status.ok()) {
+    return std::move(status).error();
+  }
+  completed.wait_status = *status;
+  return completed;
 }
 
 std::string DescribeWaitStatus(int wait_status) {

@@ -1,9 +1,12 @@
 // Child processes of the calling process: spawning a program with an explicit environment and
-// fd layout, waiting, signalling through a pidfd. Used by the server (to start the zygote).
+// fd layout, waiting, signalling through a pidfd. Used by the server (to start the zygote) and
+// by `pyexec doctor` (to run Python once).
 #pragma once
 
 #include <sys/types.h>
 
+#include <chrono>
+#include <cstddef>
 #include <string>
 #include <utility>
 #include <vector>
@@ -55,6 +58,19 @@ struct SpawnSpec {
 // fork + execve. Between the two the child only calls async-signal-safe functions (dup2,
 // close_range, execve, _exit), so this is safe from a multi-threaded process.
 Result<ChildProcess> Spawn(const SpawnSpec& spec);
+
+struct CompletedProcess {
+  int wait_status = 0;
+  bool timed_out = false;  // it was SIGKILLed at the timeout
+  std::string out;         // at most max_output_bytes of each stream; the rest is dropped
+  std::string err;
+};
+
+// Spawns `spec` with standard input on /dev/null and standard output and error on pipes
+// (spec.fd_map is replaced), collects both and waits for it to exit, SIGKILLing it after
+// `timeout`. For short helper programs, not for executions.
+Result<CompletedProcess> RunToCompletion(SpawnSpec spec, std::chrono::milliseconds timeout,
+                                         size_t max_output_bytes);
 
 // "exited 3", "killed by signal 9 (SIGKILL)".
 std::string DescribeWaitStatus(int wait_status);

@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "sandbox/contain.h"
+#include "sandbox/pid_namespace.h"
 #include "sys/fds.h"
 #include "util/log.h"
 #include "zygote/embedded_python.h"
@@ -114,6 +115,19 @@ class Zygote {
     }
     std::vector<sys::UniqueFd>& fds = received->fds;
     const pid_t self = getpid();
+    const bool jail = request->policy.jail != 0;
+    Report report;
+    if (jail) {
+      Status isolated = pid_namespaces_.ok() ? pid_namespaces_->NewForNextChild()
+                                             : Status(pid_namespaces_.error());
+      if (!isolated.ok()) {
+        LogError("cannot give the execution a pid namespace: " + isolated.error().ToString());
+        report.kind = ReportKind::kForkFailed;
+        report.sys_errno = isolated.error().sys_errno;
+        SendReport(fds[kReportFd].get(), report);
+        return;
+      }
+    }
     BeforeFork();
     const pid_t pid = fork();
     if (pid == 0) {
@@ -122,7 +136,13 @@ class Zygote {
     }
     const int fork_errno = errno;
     AfterForkInParent();
-    Report report;
+    if (jail) {
+      if (Status restored = pid_namespaces_->Restore(); !restored.ok()) {
+        // Later children would share this namespace: stop serving instead.
+        LogError(restored.error().ToString());
+        _exit(1);
+      }
+    }
     if (pid < 0) {
       report.kind = ReportKind::kForkFailed;
       report.sys_errno = fork_errno;
@@ -164,6 +184,7 @@ class Zygote {
   }
 
   sys::UniqueFd signal_fd_;
+  Result<sandbox::PidNamespaceSwitch> pid_namespaces_ = sandbox::PidNamespaceSwitch::Open();
   std::map<pid_t, sys::UniqueFd> children_;  // pid -> its execution's report socket
 };
 
