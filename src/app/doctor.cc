@@ -138,12 +138,12 @@ DoctorReport Examine() {
   return report;
 }
 
-nlohmann::json BackendJson(const std::string& backend) {
-  return backend.empty() ? nlohmann::json(nullptr) : nlohmann::json(backend);
+nlohmann::ordered_json BackendJson(const std::string& backend) {
+  return backend.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(backend);
 }
 
 std::string RenderJson(const DoctorReport& report) {
-  nlohmann::json controls = nlohmann::json::array();
+  nlohmann::ordered_json controls = nlohmann::ordered_json::array();
   for (const sandbox::ControlSupport& control : report.controls) {
     controls.push_back({{"name", control.name},
                         {"supported", control.supported},
@@ -151,19 +151,19 @@ std::string RenderJson(const DoctorReport& report) {
                         {"detail", control.detail}});
   }
   const cgroup::HostCgroups& host = report.cgroups.host;
-  nlohmann::json cgroups = {{"mode", host.Mode()},
-                            {"memory", BackendJson(host.MemoryBackend())},
-                            {"pids", BackendJson(host.PidsBackend())},
-                            {"cpu_accounting", BackendJson(host.CpuBackend())},
-                            {"cgroup_kill", host.CanKillTree()},
-                            {"v1_memsw", host.v1_memsw},
-                            {"usable", report.cgroups.usable}};
+  nlohmann::ordered_json cgroups = {{"mode", host.Mode()},
+                                    {"memory", BackendJson(host.MemoryBackend())},
+                                    {"pids", BackendJson(host.PidsBackend())},
+                                    {"cpu_accounting", BackendJson(host.CpuBackend())},
+                                    {"cgroup_kill", host.CanKillTree()},
+                                    {"v1_memsw", host.v1_memsw},
+                                    {"usable", report.cgroups.usable}};
   if (!report.cgroups.usable) {
     cgroups["error"] = report.cgroups.error;
   }
   const service::Enforcement& e = report.cgroups.enforcement;
   const PythonCheck& python = report.python;
-  const nlohmann::json document = {
+  const nlohmann::ordered_json document = {
       {"ready", report.missing.empty()},
       {"missing", report.missing},
       {"kernel", report.kernel},
@@ -179,8 +179,10 @@ std::string RenderJson(const DoctorReport& report) {
       {"python",
        {{"path", kPython},
         {"ok", python.ok},
-        {"numpy", python.ok ? nlohmann::json(python.numpy_version) : nlohmann::json(nullptr)},
-        {"pandas", python.ok ? nlohmann::json(python.pandas_version) : nlohmann::json(nullptr)},
+        {"numpy", python.ok ? nlohmann::ordered_json(python.numpy_version)
+                            : nlohmann::ordered_json(nullptr)},
+        {"pandas", python.ok ? nlohmann::ordered_json(python.pandas_version)
+                             : nlohmann::ordered_json(nullptr)},
         {"detail", python.detail}}},
   };
   return document.dump(2);

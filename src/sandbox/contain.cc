@@ -101,7 +101,8 @@ void ApplyRlimits(const ChildPolicy& policy) {
 
 }  // namespace
 
-void ContainChild(const ChildPolicy& policy, const ChildFds& fds, pid_t zygote_pid) {
+void ContainChild(const ChildPolicy& policy, const ChildFds& fds, pid_t zygote_pid,
+                  const SeccompProgram& seccomp) {
   SetStatusFd(fds.status_fd);
   // The recipe, in order. Joining the cgroups comes first so that everything after it,
   // including any process the script starts, is counted and killable.
@@ -136,6 +137,12 @@ void ContainChild(const ChildPolicy& policy, const ChildFds& fds, pid_t zygote_p
   }
   ApplyRlimits(policy);
   Check(syscall(SYS_close_range, kStatusFd + 1, ~0U, 0) == 0, Step::kCloseFds);
+  if (policy.jail != 0) {
+    // Last: everything above needed calls the filter denies (SECURITY.md, nsjail's order).
+    if (const int error = InstallSeccompProgram(seccomp); error != 0) {
+      FailStep(Step::kSeccomp, error);
+    }
+  }
 }
 
 void FinishSetup() {

@@ -8,6 +8,7 @@
 #include <span>
 
 #include "sandbox/policy.h"
+#include "sandbox/seccomp_policy.h"
 
 namespace pyexec::sandbox {
 
@@ -29,7 +30,9 @@ struct ChildFds {
 // Applies the recipe in order. On the first failing step it writes a SetupFailure to the
 // status descriptor and _exits with kSetupFailedExitCode: it returns only on success, with
 // 0 = /dev/null, 1 = stdout, 2 = stderr and the k*Fd above, every other descriptor closed.
-void ContainChild(const ChildPolicy& policy, const ChildFds& fds, pid_t zygote_pid);
+// With policy.jail, `seccomp` is installed as the very last step.
+void ContainChild(const ChildPolicy& policy, const ChildFds& fds, pid_t zygote_pid,
+                  const SeccompProgram& seccomp);
 
 // Closes the status descriptor: from here on the server takes an exit as the script's.
 void FinishSetup();

@@ -52,6 +52,8 @@ const char* StepName(Step step) {
       return "drop_capabilities";
     case Step::kNoNewPrivs:
       return "no_new_privs";
+    case Step::kSeccomp:
+      return "seccomp";
   }
   return "unknown";
 }

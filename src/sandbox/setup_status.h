@@ -32,6 +32,7 @@ enum class Step : uint32_t {
   kUserNamespace,
   kDropCapabilities,
   kNoNewPrivs,
+  kSeccomp,
 };
 
 const char* StepName(Step step);

@@ -108,8 +108,8 @@ Result<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& config) {
       LogWarning("cgroups unavailable, falling back to rlimits: " + tree.error().ToString());
     }
   }
-  engine->enforcement_ = DescribeEnforcement(
-      engine->cgroups_ ? &engine->cgroups_->host() : nullptr, config.cgroups);
+  engine->enforcement_ =
+      DescribeEnforcement(engine->cgroups_ ? &engine->cgroups_->host() : nullptr, config.cgroups);
 
   zygote::ZygoteOptions options;
   options.preload = config.preload;

@@ -46,7 +46,7 @@ size_t CountThreads() {
 }
 
 [[noreturn]] void RunChild(const ForkRequest& request, std::vector<sys::UniqueFd>& fds,
-                           pid_t zygote_pid) {
+                           pid_t zygote_pid, const sandbox::SeccompProgram& seccomp) {
   std::vector<int> cgroup_fds;
   for (uint32_t i = 0; i < request.cgroup_fd_count; ++i) {
     cgroup_fds.push_back(fds[kFixedFdCount + i].get());
@@ -59,13 +59,15 @@ size_t CountThreads() {
   child_fds.status_fd = fds[kStatusFd].get();
   child_fds.cwd_fd = fds[kCwdFd].get();
   child_fds.cgroup_join_fds = cgroup_fds;
-  sandbox::ContainChild(request.policy, child_fds, zygote_pid);
+  sandbox::ContainChild(request.policy, child_fds, zygote_pid, seccomp);
   sandbox::FinishSetup();
   RunRunnerAndExit(sandbox::kResultFd, sandbox::kScriptFd, request.policy.result_limit_bytes);
 }
 
 class Zygote {
  public:
+  explicit Zygote(sandbox::SeccompProgram seccomp) : seccomp_(std::move(seccomp)) {}
+
   [[noreturn]] void Loop() {
     sigset_t chld;
     sigemptyset(&chld);
@@ -132,7 +134,7 @@ class Zygote {
     const pid_t pid = fork();
     if (pid == 0) {
       AfterForkInChild();
-      RunChild(*request, fds, self);
+      RunChild(*request, fds, self, seccomp_);
     }
     const int fork_errno = errno;
     AfterForkInParent();
@@ -183,6 +185,7 @@ class Zygote {
     }
   }
 
+  const sandbox::SeccompProgram seccomp_;
   sys::UniqueFd signal_fd_;
   Result<sandbox::PidNamespaceSwitch> pid_namespaces_ = sandbox::PidNamespaceSwitch::Open();
   std::map<pid_t, sys::UniqueFd> children_;  // pid -> its execution's report socket
@@ -241,7 +244,13 @@ void ZygoteMain(const std::vector<std::string>& preload) {
   if (!sys::SendWithFds(kControlFd, Encode(ready), {}).ok()) {
     _exit(1);
   }
-  Zygote().Loop();
+  // Compiled once, here: each child only loads it.
+  Result<sandbox::SeccompProgram> seccomp = sandbox::BuildSeccompProgram();
+  if (!seccomp.ok()) {
+    LogError("cannot build the seccomp policy: " + seccomp.error().ToString());
+    _exit(1);
+  }
+  Zygote(std::move(seccomp).value()).Loop();
 }
 
 }  // namespace pyexec::zygote
