@@ -222,9 +222,7 @@ int RunCli(int argc, char** argv) {
   bool doctor_json = false;
   CLI::App* doctor = app.add_subcommand(
       "doctor",
-      "Check that this host supports the sandbox: probe each kernel control (namespaces, "
-      "pivot_root, seccomp, no_new_privs), describe how limits are enforced (cgroups), and "
-      "check that /usr/bin/python3 imports numpy and pandas. Starts no zygote.\n"
+      "Check that this host can run the jail, how it would enforce limits, and Python.\n"
       "Exit code: 0 ready, 1 a mandatory control or Python is missing, 2 usage error.");
   doctor->add_flag("--json", doctor_json, "Print one JSON object instead of a table");
 

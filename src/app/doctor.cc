@@ -29,7 +29,7 @@ constexpr char kPythonCheck[] =
     "import numpy, pandas; print(numpy.__version__, pandas.__version__)";
 // A cold import of pandas from a slow disk takes seconds; this only bounds a hung interpreter.
 constexpr std::chrono::seconds kPythonTimeout{60};
-constexpr size_t kPythonOutputBytes = 64 * 1024;
+constexpr size_t kPythonOutputBytes = size_t{64} * 1024;
 
 struct PythonCheck {
   bool ok = false;
@@ -48,6 +48,7 @@ struct CgroupPicture {
 struct DoctorReport {
   std::string kernel;
   bool root = false;
+  bool initial_user_namespace = true;
   std::vector<sandbox::ControlSupport> controls;
   CgroupPicture cgroups;
   PythonCheck python;
@@ -123,8 +124,10 @@ DoctorReport Examine() {
   DoctorReport report;
   report.kernel = sandbox::KernelRelease();
   report.root = geteuid() == 0;
+  report.initial_user_namespace = sandbox::InInitialUserNamespace();
   // First: the probes fork, and this process has no thread yet.
-  report.controls = sandbox::ProbeHostSupport();
+  const service::EngineConfig defaults;
+  report.controls = sandbox::ProbeHostSupport(defaults.sandbox_uid, defaults.sandbox_gid);
   report.cgroups = InspectCgroups();
   report.python = CheckPython();
   for (const sandbox::ControlSupport& control : report.controls) {
@@ -168,6 +171,7 @@ std::string RenderJson(const DoctorReport& report) {
       {"missing", report.missing},
       {"kernel", report.kernel},
       {"root", report.root},
+      {"initial_user_namespace", report.initial_user_namespace},
       {"controls", controls},
       {"cgroups", cgroups},
       {"enforcement",
@@ -200,7 +204,7 @@ std::string RenderTable(const DoctorReport& report) {
   std::ostringstream out;
   out << "pyexec doctor: kernel " << report.kernel << ", "
       << (report.root ? "running as root" : "running as uid " + std::to_string(geteuid()))
-      << "\n\n";
+      << (report.initial_user_namespace ? "" : " in a user namespace (a container?)") << "\n\n";
   constexpr size_t kNameWidth = 18;
   out << Pad("CONTROL", kNameWidth) << Pad("REQUIRED", 10) << Pad("SUPPORTED", 11) << "DETAIL\n";
   for (const sandbox::ControlSupport& control : report.controls) {

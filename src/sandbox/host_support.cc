@@ -1,5 +1,7 @@
 #include "sandbox/host_support.h"
 
+#include <fcntl.h>
+#include <grp.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
 #include <poll.h>
@@ -16,8 +18,11 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <initializer_list>
+#include <sstream>
 #include <utility>
 
+#include "sandbox/policy.h"
 #include "sys/fds.h"
 #include "sys/files.h"
 #include "sys/process.h"
@@ -61,7 +66,9 @@ Result<int> WaitBounded(pid_t pid) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) {
-      return MakeError(ErrorCode::kUnavailable, "probe did not finish within 5 s; killed");
+      return MakeError(
+          ErrorCode::kUnavailable,
+          "probe did not finish within " + std::to_string(kProbeTimeout.count()) + " ms; killed");
     }
     pollfd polled{child.pidfd(), POLLIN, 0};
     const int ready = poll(&polled, 1, static_cast<int>(left.count()));
@@ -138,12 +145,79 @@ std::string SysctlFacts(std::initializer_list<const char*> paths) {
   return facts;
 }
 
-// The gateway to every other namespace for an unprivileged jail. Besides the probe, the knobs
-// that disable it: max_user_namespaces (0 disables it, bubblewrap's --disable-userns uses it),
-// Debian's unprivileged_userns_clone and Ubuntu's AppArmor restriction (with which unshare
-// succeeds but the namespace gets no capabilities: the pivot_root probe then fails).
-ControlSupport ProbeUserNamespace() {
-  ProbeResult result = ProbeUnshare(CLONE_NEWUSER);
+// open + write + close of a small /proc file, for a probe child (raw syscalls only). Returns 0
+// or errno.
+int WriteProcFile(const char* path, const std::string& contents) {
+  const int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return errno;
+  }
+  const ssize_t written = write(fd, contents.data(), contents.size());
+  const int saved = written == static_cast<ssize_t>(contents.size()) ? 0
+                    : written < 0                                    ? errno
+                                                                     : EIO;
+  close(fd);
+  return saved;
+}
+
+// The user namespace as the jail makes it (privileges.cc): as root, first become the sandbox
+// uid/gid, then unshare(CLONE_NEWUSER) unprivileged and map kInsideUid/kInsideGid onto the
+// current ids from inside. So the knobs that only restrict unprivileged creation count too:
+// max_user_namespaces (0 disables it; bubblewrap's --disable-userns), Debian's
+// unprivileged_userns_clone, Ubuntu's AppArmor restriction (the namespace gets no
+// capabilities, so writing the maps fails). Their values are added to the detail.
+ControlSupport ProbeUserNamespace(uint32_t sandbox_uid, uint32_t sandbox_gid) {
+  const bool switch_user = geteuid() == 0;
+  const uint32_t uid = switch_user ? sandbox_uid : geteuid();
+  const uint32_t gid = switch_user ? sandbox_gid : getegid();
+  const std::string uid_text = std::to_string(uid);
+  const std::string gid_text = std::to_string(gid);
+  const std::string uid_map = std::to_string(kInsideUid) + " " + uid_text + " 1\n";
+  const std::string gid_map = std::to_string(kInsideGid) + " " + gid_text + " 1\n";
+  const std::string deny = "deny";
+  const std::vector<std::string> steps = {
+      "setgroups([])",
+      "setresgid(" + gid_text + ")",
+      "setresuid(" + uid_text + ")",
+      "prctl(PR_SET_DUMPABLE, 1)",
+      "unshare(CLONE_NEWUSER) as uid " + uid_text,
+      "write(/proc/self/setgroups, deny)",
+      "write(/proc/self/uid_map, " + std::to_string(kInsideUid) + " " + uid_text + " 1)",
+      "write(/proc/self/gid_map, " + std::to_string(kInsideGid) + " " + gid_text + " 1)",
+  };
+  const std::string success = "unshare(CLONE_NEWUSER) as uid " + uid_text + " mapped to " +
+                              std::to_string(kInsideUid) + " inside works";
+  ProbeResult result = RunProbe(steps, success, [&]() {
+    if (switch_user) {
+      if (setgroups(0, nullptr) != 0) {
+        return Failed(0, errno);
+      }
+      if (setresgid(gid, gid, gid) != 0) {
+        return Failed(1, errno);
+      }
+      if (setresuid(uid, uid, uid) != 0) {
+        return Failed(2, errno);
+      }
+    }
+    // Leaving uid 0 made the process undumpable, and its /proc/self/*_map root's (EACCES).
+    if (prctl(PR_SET_DUMPABLE, uint64_t{1}, kUnused, kUnused, kUnused) != 0) {
+      return Failed(3, errno);
+    }
+    if (unshare(CLONE_NEWUSER) != 0) {
+      return Failed(4, errno);
+    }
+    // "deny" must come before gid_map for an unprivileged writer (user_namespaces(7)).
+    if (const int failed = WriteProcFile("/proc/self/setgroups", deny); failed != 0) {
+      return Failed(5, failed);
+    }
+    if (const int failed = WriteProcFile("/proc/self/uid_map", uid_map); failed != 0) {
+      return Failed(6, failed);
+    }
+    if (const int failed = WriteProcFile("/proc/self/gid_map", gid_map); failed != 0) {
+      return Failed(7, failed);
+    }
+    return kAllStepsDone;
+  });
   result.detail += SysctlFacts({"/proc/sys/user/max_user_namespaces",
                                 "/proc/sys/kernel/unprivileged_userns_clone",
                                 "/proc/sys/kernel/apparmor_restrict_unprivileged_userns"});
@@ -300,12 +374,12 @@ ProbeResult ProbeUnshare(int flags) {
                   [flags]() { return unshare(flags) == 0 ? kAllStepsDone : Failed(0, errno); });
 }
 
-std::vector<ControlSupport> ProbeHostSupport() {
-  // Without root, namespaces other than the user namespace need one to be created in (the
-  // jail creates them there too); root can create them directly.
+std::vector<ControlSupport> ProbeHostSupport(uint32_t sandbox_uid, uint32_t sandbox_gid) {
+  // Root creates the other namespaces directly, as the jail does; without root they need a
+  // user namespace to be created in.
   const int base = geteuid() == 0 ? 0 : CLONE_NEWUSER;
   std::vector<ControlSupport> controls;
-  controls.push_back(ProbeUserNamespace());
+  controls.push_back(ProbeUserNamespace(sandbox_uid, sandbox_gid));
   controls.push_back(Control("pid_namespace", true, ProbeUnshare(base | CLONE_NEWPID)));
   controls.push_back(Control("net_namespace", true, ProbeUnshare(base | CLONE_NEWNET)));
   controls.push_back(Control("mount_namespace", true, ProbeUnshare(base | CLONE_NEWNS)));
@@ -333,6 +407,17 @@ std::string KernelRelease() {
     return "unknown";
   }
   return name.release;
+}
+
+bool InInitialUserNamespace() {
+  Result<std::string> map = sys::ReadFile("/proc/self/uid_map");
+  if (!map.ok()) {
+    return true;  // no user namespaces at all (or no /proc): then this is the only one
+  }
+  std::istringstream fields(*map);
+  std::string inside, outside, count, more;
+  fields >> inside >> outside >> count;
+  return inside == "0" && outside == "0" && count == "4294967295" && !(fields >> more);
 }
 
 }  // namespace pyexec::sandbox

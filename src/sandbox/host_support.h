@@ -4,6 +4,7 @@
 // thread exists.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -17,8 +18,9 @@ struct ControlSupport {
 };
 
 // Probes every control, mandatory ones first. Each probe forks a child that only makes raw
-// syscalls and _exits; each child is waited for, with a bound.
-std::vector<ControlSupport> ProbeHostSupport();
+// syscalls and _exits; each child is waited for, with a bound. As root, the user namespace is
+// probed as the jail creates it: after switching to `sandbox_uid`/`sandbox_gid`.
+std::vector<ControlSupport> ProbeHostSupport(uint32_t sandbox_uid, uint32_t sandbox_gid);
 
 // True when every mandatory control in `controls` is supported.
 bool AllMandatorySupported(const std::vector<ControlSupport>& controls);
@@ -38,5 +40,9 @@ std::string UnshareFlagsName(int flags);
 
 // The kernel's release string (uname -r), or "unknown".
 std::string KernelRelease();
+// False when this process runs in a user namespace other than the host's (a container, or
+// `unshare --user`): there "root" has capabilities only over that namespace's resources. Read
+// from /proc/self/uid_map, which maps every id onto itself only in the initial namespace.
+bool InInitialUserNamespace();
 
 }  // namespace pyexec::sandbox

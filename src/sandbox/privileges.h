@@ -12,8 +12,8 @@ namespace pyexec::sandbox {
 void SwitchToSandboxUser(uint32_t uid, uint32_t gid);
 
 // unshare(CLONE_NEWUSER) and map kInsideUid/kInsideGid to the (already current) host ids, with
-// setgroups denied. Writing one's own maps needs the process to be dumpable for the write only
-// (FACTS: after setresuid the process is not dumpable, and /proc/self/*_map would be EACCES).
+// setgroups denied. Writing one's own maps needs the process to be dumpable (after setresuid
+// it is not, and /proc/self/*_map would be EACCES); it stays so for /proc/self/fd.
 void EnterUserNamespace(uint32_t uid, uint32_t gid);
 
 // Every capability out of every set (bounding, ambient, inheritable, permitted, effective),

@@ -2,10 +2,14 @@
 // found on this host (a host lacking one fails here rather than skipping), a control the kernel
 // refuses is reported with the failing call and its errno, and the command's JSON and table
 // name every control.
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sched.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -13,8 +17,11 @@
 #include <vector>
 
 #include "sandbox/host_support.h"
+#include "service/engine.h"
 #include "support/command.h"
+#include "sys/fds.h"
 #include "sys/files.h"
+#include "zygote/client.h"
 
 namespace pyexec::testing {
 namespace {
@@ -34,6 +41,9 @@ const std::map<std::string, bool>& ExpectedControls() {
   return kControls;
 }
 
+// The sandbox ids a server started with default flags uses, which doctor probes with.
+const service::EngineConfig kDefaults;
+
 nlohmann::json ParseReport(const CommandResult& result) {
   nlohmann::json parsed = nlohmann::json::parse(result.out, nullptr, false);
   EXPECT_TRUE(parsed.is_object()) << "stdout: " << result.out << "\nstderr: " << result.err;
@@ -41,7 +51,8 @@ nlohmann::json ParseReport(const CommandResult& result) {
 }
 
 TEST(DoctorProbe, EveryMandatoryControlIsSupportedOnThisHost) {
-  const std::vector<sandbox::ControlSupport> controls = sandbox::ProbeHostSupport();
+  const std::vector<sandbox::ControlSupport> controls =
+      sandbox::ProbeHostSupport(kDefaults.sandbox_uid, kDefaults.sandbox_gid);
   std::map<std::string, bool> seen;
   for (const sandbox::ControlSupport& control : controls) {
     seen[control.name] = control.mandatory;
@@ -79,6 +90,7 @@ TEST(DoctorCli, Json_ExitsZeroAndReportsEveryControlAsSupported) {
   EXPECT_THAT(report["missing"], IsEmpty());
   EXPECT_TRUE(report["kernel"].is_string());
   EXPECT_TRUE(report["root"].is_boolean());
+  EXPECT_TRUE(report["initial_user_namespace"].is_boolean());
 
   std::map<std::string, bool> seen;
   for (const nlohmann::json& control : report["controls"]) {
@@ -121,25 +133,98 @@ TEST(DoctorCli, Table_NamesEveryControlAndSaysReady) {
   }
 }
 
-// Positive control for the whole command: inside a user namespace whose limit of nested user
-// namespaces is 0 (bubblewrap's --disable-userns trick; the host's limit is untouched), the
-// user namespace probe fails, and doctor says so and exits 1.
+// Runs `pyexec doctor --json` in a user namespace where ids 0..65535 are the host's own (so the
+// sandbox uid exists there and doctor runs as root) and which allows no further user namespace:
+// max_user_namespaces is 0 in it (bubblewrap's --disable-userns; the host's limit is
+// untouched). Writing a map of more than one id needs root.
+CommandResult RunDoctorWithUserNamespacesDisabled() {
+  CommandResult result;
+  Result<sys::PipeEnds> ready = sys::MakePipe(false);
+  Result<sys::PipeEnds> go = sys::MakePipe(false);
+  Result<sys::PipeEnds> out = sys::MakePipe(false);
+  if (!ready.ok() || !go.ok() || !out.ok()) {
+    ADD_FAILURE() << "pipe";
+    return result;
+  }
+  std::vector<std::string> env = zygote::ZygoteEnvironment();
+  std::vector<char*> envp;
+  envp.reserve(env.size() + 1);
+  for (std::string& entry : env) {
+    envp.push_back(entry.data());
+  }
+  envp.push_back(nullptr);
+  std::string binary = PYEXEC_BINARY;
+  std::string doctor = "doctor";
+  std::string json = "--json";
+  std::vector<char*> argv = {binary.data(), doctor.data(), json.data(), nullptr};
+  const int ready_fd = ready->write.get();
+  const int go_fd = go->read.get();
+  const int out_fd = out->write.get();
+
+  const pid_t pid = fork();
+  if (pid == 0) {
+    char byte = 0;
+    if (unshare(CLONE_NEWUSER) != 0 || write(ready_fd, &byte, 1) != 1 ||
+        read(go_fd, &byte, 1) != 1) {
+      _exit(120);
+    }
+    const int limit = open("/proc/sys/user/max_user_namespaces", O_WRONLY | O_CLOEXEC);
+    if (limit < 0 || write(limit, "0", 1) != 1 || dup2(out_fd, STDOUT_FILENO) < 0) {
+      _exit(121);
+    }
+    execve(binary.c_str(), argv.data(), envp.data());
+    _exit(122);
+  }
+  EXPECT_GT(pid, 0) << "fork";
+  if (pid <= 0) {
+    return result;
+  }
+  ready->write.Reset();
+  go->read.Reset();
+  out->write.Reset();
+  char byte = 0;
+  if (read(ready->read.get(), &byte, 1) == 1) {
+    const std::string proc = "/proc/" + std::to_string(pid);
+    Status uid_map = sys::WriteFile(proc + "/uid_map", "0 0 65536\n");
+    Status gid_map = sys::WriteFile(proc + "/gid_map", "0 0 65536\n");
+    EXPECT_TRUE(uid_map.ok() && gid_map.ok()) << "writing the maps needs root";
+    if (uid_map.ok() && gid_map.ok()) {
+      EXPECT_EQ(write(go->write.get(), &byte, 1), 1);
+    }
+  }
+  go->write.Reset();
+  char buffer[4096];
+  ssize_t got = 0;
+  while ((got = read(out->read.get(), buffer, sizeof(buffer))) > 0) {
+    result.out.append(buffer, static_cast<size_t>(got));
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return result;
+}
+
+// Positive control for the whole command: with user namespaces disabled, the user namespace
+// probe fails at unshare, and doctor says so and exits 1.
 TEST(DoctorCli, UserNamespacesDisabled_ExitsOneAndNamesThem) {
-  const std::string unshare = "/usr/bin/unshare";
-  ASSERT_TRUE(sys::PathExists(unshare)) << "this test needs util-linux's unshare";
-  const CommandResult result = RunCommand(
-      {unshare, "--user", "--map-root-user", "/bin/sh", "-c",
-       "echo 0 > /proc/sys/user/max_user_namespaces && exec \"$0\" doctor --json", PYEXEC_BINARY});
-  EXPECT_EQ(result.exit_code, 1) << result.out << result.err;
+  ASSERT_EQ(geteuid(), 0u) << "this test writes a multi-id user namespace map: run it as root";
+  const CommandResult result = RunDoctorWithUserNamespacesDisabled();
+  EXPECT_EQ(result.exit_code, 1) << result.out;
   const nlohmann::json report = ParseReport(result);
   EXPECT_EQ(report["ready"], false);
-  EXPECT_THAT(report["missing"], Contains("user_namespace"));
+  EXPECT_EQ(report["root"], true);
+  EXPECT_EQ(report["initial_user_namespace"], false);
+  EXPECT_EQ(report["missing"], nlohmann::json::array({"user_namespace"})) << report.dump(2);
   for (const nlohmann::json& control : report["controls"]) {
     if (control["name"] == "user_namespace") {
       EXPECT_EQ(control["supported"], false);
       EXPECT_THAT(control["detail"].get<std::string>(),
-                  HasSubstr("unshare(CLONE_NEWUSER): No space left on device"));
+                  HasSubstr("unshare(CLONE_NEWUSER) as uid " +
+                            std::to_string(kDefaults.sandbox_uid) + ": No space left on device"));
       EXPECT_THAT(control["detail"].get<std::string>(), HasSubstr("max_user_namespaces=0"));
+    } else {
+      EXPECT_EQ(control["supported"], true) << control.dump();
     }
   }
 }
