@@ -129,6 +129,11 @@ void ContainChild(const ChildPolicy& policy, const ChildFds& fds, pid_t zygote_p
   }
   LayOutFds(fds);
   if (policy.jail != 0) {
+    // The output pipes were made by the server as root, mode 0600: reopening them through
+    // /dev/stdout (/proc/self/fd/1) checks the pipe's owner, so give them to the sandbox user.
+    for (int fd : {STDOUT_FILENO, STDERR_FILENO}) {
+      Check(fchown(fd, policy.sandbox_uid, policy.sandbox_gid) == 0, Step::kStdio);
+    }
     SwitchToSandboxUser(policy.sandbox_uid, policy.sandbox_gid);
     EnterUserNamespace(policy.sandbox_uid, policy.sandbox_gid);
     DropAllPrivileges();
