@@ -12,8 +12,8 @@
 
 #include "cgroup/execution_cgroup.h"
 #include "service/limits.h"
-#include "sys/event_fd.h"
 #include "service/outcome.h"
+#include "sys/event_fd.h"
 #include "util/result.h"
 #include "zygote/client.h"
 
