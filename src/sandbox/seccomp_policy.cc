@@ -252,6 +252,12 @@ Result<std::vector<sock_filter>> BuildAllowlist() {
       rc != 0) {
     return SeccompError("SCMP_FLTATR_ACT_BADARCH", rc);
   }
+  // A binary search over the ~170 allowed calls instead of a linear scan: a shorter program
+  // for the kernel to check and JIT when each child installs it, and fewer instructions run
+  // on every system call.
+  if (int rc = seccomp_attr_set(context.get(), SCMP_FLTATR_CTL_OPTIMIZE, 2); rc != 0) {
+    return SeccompError("SCMP_FLTATR_CTL_OPTIMIZE", rc);
+  }
   for (const char* name : kAllowed) {
     const int number = seccomp_syscall_resolve_name(name);
     if (number == __NR_SCMP_ERROR) {
