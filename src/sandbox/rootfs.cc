@@ -25,8 +25,7 @@ constexpr const char* kTopLevel[] = {"bin", "sbin", "lib", "lib32", "lib64", "li
 
 // Files of the host's /etc the interpreter needs: the loader's cache (extension modules
 // imported after fork are dlopen'ed) and the alternatives that point numpy at its BLAS.
-constexpr const char* kEtcFiles[] = {"etc/ld.so.cache", "etc/localtime"};
-constexpr const char* kEtcDirectories[] = {"etc/alternatives"};
+constexpr const char* kEtcEntries[] = {"etc/ld.so.cache", "etc/localtime", "etc/alternatives"};
 
 constexpr const char* kDevices[] = {"null", "zero", "full", "random", "urandom"};
 
@@ -72,13 +71,15 @@ void BindReadOnly(const char* source, const char* target, unsigned long extra = 
       Step::kBindMount, target);
 }
 
-// /bin, /lib... as on the host: the same symlink into usr/ (merged /usr) or a read-only bind.
-void MirrorTopLevel(const char* name) {
-  char host[64];
+// Gives `name` (relative to the new root) what "/name" is on the host: the same symlink (merged
+// /usr's /bin -> usr/bin, /etc/localtime -> zoneinfo), or a read-only bind of the directory or
+// file. Absent on the host: absent here.
+void Mirror(const char* name) {
+  char host[128];
   snprintf(host, sizeof(host), "/%s", name);
   struct stat info {};
   if (lstat(host, &info) != 0) {
-    return;  // absent on this host
+    return;
   }
   if (S_ISLNK(info.st_mode)) {
     char target[256];
@@ -88,7 +89,11 @@ void MirrorTopLevel(const char* name) {
     CheckStep(symlink(target, name) == 0, Step::kRootTmpfs, name);
     return;
   }
-  MakeDirectory(name, 0755);
+  if (S_ISDIR(info.st_mode)) {
+    MakeDirectory(name, 0755);
+  } else {
+    Touch(name);
+  }
   BindReadOnly(host, name);
 }
 
@@ -98,32 +103,8 @@ void BuildEtc() {
   WriteNewFile("etc/group", kGroup);
   WriteNewFile("etc/hosts", kHosts);
   WriteNewFile("etc/hostname", "pyexec\n");
-  for (const char* file : kEtcFiles) {
-    char host[64];
-    snprintf(host, sizeof(host), "/%s", file);
-    struct stat info {};
-    if (lstat(host, &info) != 0) {
-      continue;
-    }
-    if (S_ISLNK(info.st_mode)) {  // /etc/localtime -> /usr/share/zoneinfo/...
-      char target[256];
-      const ssize_t length = readlink(host, target, sizeof(target) - 1);
-      CheckStep(length > 0, Step::kRootTmpfs, host);
-      target[length] = '\0';
-      CheckStep(symlink(target, file) == 0, Step::kRootTmpfs, file);
-      continue;
-    }
-    Touch(file);
-    BindReadOnly(host, file);
-  }
-  for (const char* directory : kEtcDirectories) {
-    char host[64];
-    snprintf(host, sizeof(host), "/%s", directory);
-    if (!Exists(host)) {
-      continue;
-    }
-    MakeDirectory(directory, 0755);
-    BindReadOnly(host, directory);
+  for (const char* entry : kEtcEntries) {
+    Mirror(entry);
   }
 }
 
@@ -201,7 +182,7 @@ void EnterPrivateRoot(uint64_t tmp_size_bytes) {
   MakeDirectory("usr", 0755);
   BindReadOnly("/usr", "usr");
   for (const char* name : kTopLevel) {
-    MirrorTopLevel(name);
+    Mirror(name);
   }
   BuildEtc();
   BuildDev();
