@@ -111,6 +111,14 @@ Result<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& config) {
   engine->enforcement_ =
       DescribeEnforcement(engine->cgroups_ ? &engine->cgroups_->host() : nullptr, config.cgroups);
 
+  if (config.jail) {
+    // The fork request always carries a working directory; a jailed child ignores it.
+    Result<sys::UniqueFd> root = sys::OpenReadOnly("/");
+    if (!root.ok()) {
+      return std::move(root).error();
+    }
+    engine->root_fd_ = std::move(root).value();
+  }
   zygote::ZygoteOptions options;
   options.preload = config.preload;
   options.log_level = config.log_level;
@@ -142,7 +150,10 @@ Result<Execution> Engine::Run(std::string_view script, const Limits& limits,
     }
     cgroup.emplace(std::move(made).value());
   }
-  Result<sys::TempDir> workdir = sys::TempDir::Create(config_.work_parent, "pyexec-");
+  // A jailed child works in its own /tmp tmpfs: only an unjailed one needs a host directory.
+  Result<sys::TempDir> workdir =
+      config_.jail ? Result<sys::TempDir>(sys::TempDir())
+                   : sys::TempDir::Create(config_.work_parent, "pyexec-");
   Result<sys::UniqueFd> script_fd = sys::MakeSealedMemfd("pyexec-script", script);
   Result<sys::PipeEnds> out = sys::MakePipe(true);
   Result<sys::PipeEnds> err = sys::MakePipe(true);
@@ -180,7 +191,7 @@ Result<Execution> Engine::Run(std::string_view script, const Limits& limits,
   }
   std::vector<int> fds = {report->write.get(), script_fd->get(),    out->write.get(),
                           err->write.get(),    result->write.get(), status->write.get(),
-                          workdir->fd()};
+                          config_.jail ? root_fd_.get() : workdir->fd()};
   if (cgroup) {
     for (const sys::UniqueFd& fd : cgroup->join_fds()) {
       fds.push_back(fd.get());

@@ -85,6 +85,7 @@ class Engine {
   Enforcement enforcement_;
   std::optional<cgroup::CgroupTree> cgroups_;
   std::unique_ptr<zygote::ZygoteClient> zygote_;
+  sys::UniqueFd root_fd_;  // jail only: the placeholder working directory of fork requests
   std::atomic<uint64_t> next_id_{1};
 };
 
