@@ -27,6 +27,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "service/engine.h"
@@ -84,6 +85,7 @@ struct Options {
   bool sequential = false;
   bool json = false;
   std::string cgroups = "auto";
+  bool compare_jail = false;
 };
 
 // The latencies of the runs that succeeded, and what went wrong with the others.
@@ -208,6 +210,44 @@ void RunEngineOnce(service::Engine& engine, bool after_baseline, Samples* sample
     usage->memory_peak_mib.push_back(static_cast<double>(execution->usage.memory_peak_bytes) /
                                      static_cast<double>(service::kMiB));
   }
+}
+
+// --compare-jail: the jail's cost. Two engines, one jailed, created in this same process and
+// run alternately (A B A B ...), so both see the same machine; no baseline runs.
+int CompareJail(const Options& options) {
+  service::EngineConfig plain_config;
+  service::EngineConfig jail_config;
+  jail_config.jail = true;
+  Result<std::unique_ptr<service::Engine>> plain = service::Engine::Create(plain_config);
+  Result<std::unique_ptr<service::Engine>> jailed = service::Engine::Create(jail_config);
+  if (!plain.ok() || !jailed.ok()) {
+    std::cerr << "cannot start the engines: "
+              << (plain.ok() ? jailed.error() : plain.error()).ToString() << "\n";
+    return 2;
+  }
+  Samples plain_samples;
+  Samples jail_samples;
+  Samples warmup;
+  for (int i = 0; i < options.warmup; ++i) {
+    RunEngineOnce(**plain, false, &warmup, nullptr);
+    RunEngineOnce(**jailed, false, &warmup, nullptr);
+  }
+  for (int i = 0; i < options.runs; ++i) {
+    RunEngineOnce(**plain, false, &plain_samples, nullptr);
+    RunEngineOnce(**jailed, false, &jail_samples, nullptr);
+  }
+  const Summary a = Summarize(plain_samples);
+  const Summary b = Summarize(jail_samples);
+  std::printf("pyexec jail cost: %d runs of each engine, alternated\n\n", options.runs);
+  std::printf("%-22s %6s %7s %9s %9s %9s %9s\n", "engine", "runs", "errors", "p50 ms", "p90 ms",
+              "p99 ms", "mean ms");
+  for (const auto& [name, summary] : {std::pair{"without the jail", a}, std::pair{"jailed", b}}) {
+    std::printf("%-22s %6zu %7d %9.2f %9.2f %9.2f %9.2f\n", name, summary.runs, summary.errors,
+                summary.p50, summary.p90, summary.p99, summary.mean);
+  }
+  std::printf("%-22s %6s %7s %9.2f %9.2f %9.2f %9.2f\n", "jail adds", "", "", b.p50 - a.p50,
+              b.p90 - a.p90, b.p99 - a.p99, b.mean - a.mean);
+  return plain_samples.errors + jail_samples.errors == 0 ? 0 : 1;
 }
 
 // --- The baseline side -------------------------------------------------------------------
@@ -601,7 +641,12 @@ int Main(int argc, char** argv) {
                  "auto: the engine's default; off: rlimits only, to see what cgroups cost")
       ->capture_default_str()
       ->check(CLI::IsMember({"auto", "off"}));
+  app.add_flag("--compare-jail", options.compare_jail,
+               "measure the jail's cost instead: an unjailed and a jailed engine, alternated");
   CLI11_PARSE(app, argc, argv);
+  if (options.compare_jail) {
+    return CompareJail(options);
+  }
 
   Report report;
   report.options = options;
