@@ -67,20 +67,6 @@ constexpr uint32_t kInsideId = 65534;
 
 // The jailed engine of this test process, created on first use. Like SharedEngine(), it must
 // be created while the process has a single thread: tests that start threads call it first.
-service::Engine& JailedEngine() {
-  static std::unique_ptr<service::Engine> engine = [] {
-    service::EngineConfig config;
-    config.jail = true;
-    Result<std::unique_ptr<service::Engine>> created = service::Engine::Create(config);
-    if (!created.ok()) {
-      ADD_FAILURE() << "cannot start the jailed engine: " << created.error().ToString();
-      std::abort();
-    }
-    return std::move(created).value();
-  }();
-  return *engine;
-}
-
 // Every test here plants root-owned bait, switches uids and expects the unjailed control to
 // run as host root: without root the controls would fail for the wrong reason.
 class JailTest : public ::testing::Test {

@@ -24,6 +24,20 @@ service::Engine& SharedEngine() {
   return *engine;
 }
 
+service::Engine& JailedEngine() {
+  static std::unique_ptr<service::Engine> engine = [] {
+    service::EngineConfig config;
+    config.jail = true;
+    Result<std::unique_ptr<service::Engine>> created = service::Engine::Create(config);
+    if (!created.ok()) {
+      ADD_FAILURE() << "cannot start the jailed engine: " << created.error().ToString();
+      std::abort();
+    }
+    return std::move(created).value();
+  }();
+  return *engine;
+}
+
 service::Limits DefaultLimits() { return service::Limits{}; }
 
 service::Execution RunScript(std::string_view script, const service::Limits& limits) {

@@ -15,6 +15,9 @@ namespace pyexec::testing {
 // The engine shared by the tests of this process: default limits, cgroups where available.
 service::Engine& SharedEngine();
 
+// A second engine of this process with the jail on (EngineConfig::jail), started on first use.
+service::Engine& JailedEngine();
+
 // The default limits, for tests that lower one of them.
 service::Limits DefaultLimits();
 
