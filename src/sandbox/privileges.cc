@@ -46,9 +46,9 @@ void EnterUserNamespace(uint32_t uid, uint32_t gid) {
   char map[64];
   // "deny" must come before gid_map for an unprivileged writer (user_namespaces(7)).
   WriteProcFile("/proc/self/setgroups", "deny");
-  snprintf(map, sizeof(map), "%u %u 1\n", kInsideUid, uid);
+  (void)snprintf(map, sizeof(map), "%u %u 1\n", kInsideUid, uid);
   WriteProcFile("/proc/self/uid_map", map);
-  snprintf(map, sizeof(map), "%u %u 1\n", kInsideGid, gid);
+  (void)snprintf(map, sizeof(map), "%u %u 1\n", kInsideGid, gid);
   WriteProcFile("/proc/self/gid_map", map);
   // The process stays dumpable: a non-dumpable process's /proc/self entries belong to root, so
   // /dev/stdout (/proc/self/fd/1) would be EACCES. Nothing privileged is left to protect (no

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <utility>
@@ -18,7 +19,7 @@ namespace pyexec::sandbox {
 namespace {
 
 // Flags for everything taken from the host: no writes, no setuid binaries, no device nodes.
-constexpr unsigned long kReadOnlyFlags = MS_RDONLY | MS_NOSUID | MS_NODEV;
+constexpr uint64_t kReadOnlyFlags = MS_RDONLY | MS_NOSUID | MS_NODEV;
 
 // Top-level names a Debian root may have as directories or (merged /usr) symlinks into /usr.
 constexpr const char* kTopLevel[] = {"bin", "sbin", "lib", "lib32", "lib64", "libx32"};
@@ -63,7 +64,7 @@ void Touch(const char* path) { WriteNewFile(path, ""); }
 
 // A read-only bind needs a second mount call: MS_RDONLY is ignored on the first (mount(2),
 // "Creating a bind mount"), as bubblewrap and nsjail both note.
-void BindReadOnly(const char* source, const char* target, unsigned long extra = 0) {
+void BindReadOnly(const char* source, const char* target, uint64_t extra = 0) {
   CheckStep(mount(source, target, nullptr, MS_BIND | MS_REC, nullptr) == 0, Step::kBindMount,
             target);
   CheckStep(
@@ -76,7 +77,7 @@ void BindReadOnly(const char* source, const char* target, unsigned long extra = 
 // file. Absent on the host: absent here.
 void Mirror(const char* name) {
   char host[128];
-  snprintf(host, sizeof(host), "/%s", name);
+  (void)snprintf(host, sizeof(host), "/%s", name);
   struct stat info {};
   if (lstat(host, &info) != 0) {
     return;
@@ -116,8 +117,8 @@ void BuildDev() {
   for (const char* device : kDevices) {
     char host[32];
     char target[32];
-    snprintf(host, sizeof(host), "/dev/%s", device);
-    snprintf(target, sizeof(target), "dev/%s", device);
+    (void)snprintf(host, sizeof(host), "/dev/%s", device);
+    (void)snprintf(target, sizeof(target), "dev/%s", device);
     // The same character device as the host's (still host root here, so mknod is allowed; two
     // bind mounts per node would cost ten times as much). The dev tmpfs is the only mount
     // without MS_NODEV, and these five nodes are all it holds.
@@ -136,8 +137,8 @@ void BuildDev() {
 
 void MountTmp(uint64_t size_bytes) {
   char options[96];
-  snprintf(options, sizeof(options), "size=%llu,nr_inodes=16384,mode=1777",
-           static_cast<unsigned long long>(size_bytes));  // NOLINT(google-runtime-int)
+  (void)snprintf(options, sizeof(options), "size=%llu,nr_inodes=16384,mode=1777",
+                 static_cast<unsigned long long>(size_bytes));  // NOLINT(google-runtime-int)
   MakeDirectory("tmp", 01777);
   // tmpfs pages are charged to the memory cgroup of the process that writes them, so /tmp
   // counts against the execution's memory limit as well as its own size (nsjail issue #71).

@@ -355,7 +355,7 @@ Result<SeccompProgram> BuildSeccompProgram() {
 
 int InstallSeccompProgram(const SeccompProgram& program) {
   for (const std::vector<sock_filter>* filter : {&program.allowlist, &program.argument_checks}) {
-    sock_fprog fprog{static_cast<unsigned short>(filter->size()),
+    sock_fprog fprog{static_cast<uint16_t>(filter->size()),
                      const_cast<sock_filter*>(filter->data())};
     if (prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &fprog) != 0) {
       return errno;
