@@ -151,9 +151,9 @@ Result<Execution> Engine::Run(std::string_view script, const Limits& limits,
     cgroup.emplace(std::move(made).value());
   }
   // A jailed child works in its own /tmp tmpfs: only an unjailed one needs a host directory.
-  Result<sys::TempDir> workdir =
-      config_.jail ? Result<sys::TempDir>(sys::TempDir())
-                   : sys::TempDir::Create(config_.work_parent, "pyexec-");
+  Result<sys::TempDir> workdir = config_.jail
+                                     ? Result<sys::TempDir>(sys::TempDir())
+                                     : sys::TempDir::Create(config_.work_parent, "pyexec-");
   Result<sys::UniqueFd> script_fd = sys::MakeSealedMemfd("pyexec-script", script);
   Result<sys::PipeEnds> out = sys::MakePipe(true);
   Result<sys::PipeEnds> err = sys::MakePipe(true);
@@ -189,8 +189,12 @@ Result<Execution> Engine::Run(std::string_view script, const Limits& limits,
   if (!pids_cgroup) {
     request.policy.max_processes = limits.pids;
   }
-  std::vector<int> fds = {report->write.get(), script_fd->get(),    out->write.get(),
-                          err->write.get(),    result->write.get(), status->write.get(),
+  std::vector<int> fds = {report->write.get(),
+                          script_fd->get(),
+                          out->write.get(),
+                          err->write.get(),
+                          result->write.get(),
+                          status->write.get(),
                           config_.jail ? root_fd_.get() : workdir->fd()};
   if (cgroup) {
     for (const sys::UniqueFd& fd : cgroup->join_fds()) {
