@@ -1,7 +1,7 @@
 // Hostile tests of the jail (EngineConfig::jail): each payload in tests/payloads/jail_*.py tries
 // one way out of an execution's namespaces, private root or unprivileged ids. Every escape test
 // also shows that its probe notices the breach where the control is absent: the same payload
-// run by the unjailed SharedEngine() (host root, no namespaces), or bait the test plants on
+// run by UnjailedEngine() (host root, no namespaces), or bait the test plants on
 // purpose when the payload is destructive outside the jail (kill -1, daemons, filling /tmp).
 // The seccomp filter is not tested here; where it refuses a call first, the assertions only
 // require that the escape fails, and a seccomp-independent probe (/proc/net, /proc/sysvipc)
@@ -65,8 +65,8 @@ const uint32_t kSandboxUid = service::EngineConfig{}.sandbox_uid;
 const uint32_t kSandboxGid = service::EngineConfig{}.sandbox_gid;
 constexpr uint32_t kInsideId = 65534;
 
-// The jailed engine of this test process, created on first use. Like SharedEngine(), it must
-// be created while the process has a single thread: tests that start threads call it first.
+// JailedEngine() and UnjailedEngine() (tests/support) start a zygote each on first use, which
+// must happen while the process has a single thread: tests that start threads call both first.
 // Every test here plants root-owned bait, switches uids and expects the unjailed control to
 // run as host root: without root the controls would fail for the wrong reason.
 class JailTest : public ::testing::Test {
@@ -129,7 +129,7 @@ nlohmann::json Jailed(const std::string& payload,
 // that are harmless there.
 nlohmann::json Unjailed(const std::string& payload,
                         const nlohmann::json& params = nlohmann::json::object()) {
-  return ResultOf(RunScript(Payload(payload, params)), "unjailed " + payload);
+  return ResultOf(RunUnjailed(Payload(payload, params)), "unjailed " + payload);
 }
 
 // object[key], or null when `object` is not an object or lacks it (operator[] on a const json
@@ -858,7 +858,7 @@ TEST_F(JailProcesses, SandboxProcesses_AreSeenWhileTheRunLastsAndGoneAfterCancel
 
 TEST_F(JailNetwork, TcpToHostLoopback_Fails) {
   JailedEngine();
-  SharedEngine();
+  UnjailedEngine();
   TcpListener listener = ListenTcp();
   ASSERT_GT(listener.port, 0);
   const std::string token = RandomToken();
@@ -874,7 +874,7 @@ TEST_F(JailNetwork, TcpToHostLoopback_Fails) {
 
 TEST_F(JailNetwork, UdpToHost_NeverArrives) {
   JailedEngine();
-  SharedEngine();
+  UnjailedEngine();
   TcpListener bound = BindUdp();
   ASSERT_GT(bound.port, 0);
   const std::string token = RandomToken();
@@ -890,7 +890,7 @@ TEST_F(JailNetwork, UdpToHost_NeverArrives) {
 
 TEST_F(JailNetwork, HostAbstractUnixSocket_IsUnreachable) {
   JailedEngine();
-  SharedEngine();
+  UnjailedEngine();
   const std::string name = "pyexec-jail-bait-" + RandomToken();
   sys::UniqueFd listener = ListenAbstract(name);
   ASSERT_TRUE(listener);
@@ -907,7 +907,7 @@ TEST_F(JailNetwork, HostAbstractUnixSocket_IsUnreachable) {
 
 TEST_F(JailNetwork, HostSockets_AreNotListedInProcNet) {
   JailedEngine();
-  SharedEngine();
+  UnjailedEngine();
   TcpListener tcp = ListenTcp();
   const std::string name = "pyexec-jail-bait-" + RandomToken();
   sys::UniqueFd abstract = ListenAbstract(name);

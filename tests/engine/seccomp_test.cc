@@ -26,9 +26,10 @@ std::string WithParams(const std::string& params, const std::string& payload) {
 
 TEST(Seccomp, DeniedCalls_FailWithEpermInTheJailAndNotOutside) {
   JailedEngine();  // both engines exist before any thread
+  UnjailedEngine();
   const std::string probe = ReadPayload("seccomp_denied_calls_fail.py");
   const nlohmann::json jailed = ResultOf(JailedEngine().Run(probe, DefaultLimits()).value());
-  const nlohmann::json control = ResultOf(RunScript(probe));
+  const nlohmann::json control = ResultOf(RunUnjailed(probe));
   ASSERT_TRUE(jailed.is_object());
   ASSERT_TRUE(control.is_object());
   for (const auto& [name, error] : jailed.items()) {
@@ -49,7 +50,7 @@ TEST(Seccomp, X32SystemCall_KillsTheProcess) {
   EXPECT_EQ(VerdictOf(jailed), "killed") << jailed.outcome.message;
   EXPECT_EQ(jailed.outcome.signal, SIGSYS);
   // Control: without the filter the call simply returns.
-  const service::Execution control = RunScript(probe);
+  const service::Execution control = RunUnjailed(probe);
   EXPECT_EQ(VerdictOf(control), "ok") << control.outcome.message;
 }
 
@@ -60,7 +61,7 @@ TEST(Seccomp, I386SystemCall_KillsTheProcess) {
   EXPECT_EQ(VerdictOf(jailed), "killed") << jailed.outcome.message;
   EXPECT_EQ(jailed.outcome.signal, SIGSYS);
   // Control: without the filter int 0x80 runs (or faults without IA32 emulation), not SIGSYS.
-  const service::Execution control = RunScript(probe);
+  const service::Execution control = RunUnjailed(probe);
   EXPECT_NE(control.outcome.signal, SIGSYS) << control.outcome.message;
 }
 

@@ -24,18 +24,39 @@ service::Engine& SharedEngine() {
   return *engine;
 }
 
-service::Engine& JailedEngine() {
-  static std::unique_ptr<service::Engine> engine = [] {
+namespace {
+
+// An engine of this process with `jail` on or off, created on first use and kept.
+service::Engine& EngineWithJail(bool jail) {
+  static std::unique_ptr<service::Engine> engines[2];
+  std::unique_ptr<service::Engine>& engine = engines[jail ? 1 : 0];
+  if (!engine) {
     service::EngineConfig config;
-    config.jail = true;
+    config.jail = jail;
     Result<std::unique_ptr<service::Engine>> created = service::Engine::Create(config);
     if (!created.ok()) {
-      ADD_FAILURE() << "cannot start the jailed engine: " << created.error().ToString();
+      ADD_FAILURE() << "cannot start the " << (jail ? "jailed" : "unjailed")
+                    << " engine: " << created.error().ToString();
       std::abort();
     }
-    return std::move(created).value();
-  }();
+    engine = std::move(created).value();
+  }
   return *engine;
+}
+
+}  // namespace
+
+service::Engine& JailedEngine() { return EngineWithJail(true); }
+
+service::Engine& UnjailedEngine() { return EngineWithJail(false); }
+
+service::Execution RunUnjailed(std::string_view script, const service::Limits& limits) {
+  Result<service::Execution> execution = UnjailedEngine().Run(script, limits);
+  if (!execution.ok()) {
+    ADD_FAILURE() << "unjailed engine error: " << execution.error().ToString();
+    return service::Execution{};
+  }
+  return std::move(execution).value();
 }
 
 service::Limits DefaultLimits() { return service::Limits{}; }

@@ -26,6 +26,14 @@ service::Limits DefaultLimits();
 service::Execution RunScript(std::string_view script,
                              const service::Limits& limits = DefaultLimits());
 
+// An engine with the jail explicitly off, whatever the default: the positive control of jail
+// and seccomp tests (the same probe must detect the breach without the jail).
+service::Engine& UnjailedEngine();
+
+// Runs `script` on UnjailedEngine(); fails the test on an infrastructure error.
+service::Execution RunUnjailed(std::string_view script,
+                               const service::Limits& limits = DefaultLimits());
+
 // examples/reference.py: the reference service's README example, which must return
 // {"status": 5} and print "Hello\n".
 std::string ReferenceExample();
