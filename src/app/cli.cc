@@ -10,7 +10,6 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -19,6 +18,7 @@
 #include "service/engine.h"
 #include "service/limits.h"
 #include "util/log.h"
+#include "util/strings.h"
 
 #ifndef PYEXEC_VERSION
 #define PYEXEC_VERSION "0.0.0"
@@ -26,18 +26,6 @@
 
 namespace pyexec::app {
 namespace {
-
-std::vector<std::string> SplitList(const std::string& text) {
-  std::vector<std::string> items;
-  std::stringstream stream(text);
-  std::string item;
-  while (std::getline(stream, item, ',')) {
-    if (!item.empty()) {
-      items.push_back(item);
-    }
-  }
-  return items;
-}
 
 // Options shared by every command that starts an engine.
 struct EngineFlags {
@@ -97,7 +85,7 @@ struct EngineFlags {
         std::chrono::milliseconds(static_cast<int64_t>(std::ceil(max_timeout_seconds * 1000.0)));
     config.limits.cpu_seconds = static_cast<uint64_t>(std::ceil(max_timeout_seconds));
     config.limits.memory_bytes = static_cast<uint64_t>(max_memory_mb) * service::kMiB;
-    config.preload = SplitList(preload);
+    config.preload = SplitCommaList(preload);
     config.cgroups = cgroups == "off" ? service::CgroupMode::kOff : service::CgroupMode::kAuto;
     config.jail = jail;
     config.log_level = log_level;

@@ -18,6 +18,7 @@
 #include "sandbox/pid_namespace.h"
 #include "sys/fds.h"
 #include "util/log.h"
+#include "util/strings.h"
 #include "zygote/embedded_python.h"
 #include "zygote/protocol.h"
 
@@ -203,15 +204,7 @@ void ZygoteEntry(int argc, char** argv) {
   for (int i = 2; i < argc; ++i) {
     const std::string_view arg = argv[i];
     if (arg.rfind("--preload=", 0) == 0) {
-      std::string list(arg.substr(10));
-      size_t start = 0;
-      while (start <= list.size()) {
-        const size_t comma = std::min(list.find(',', start), list.size());
-        if (comma > start) {
-          preload.push_back(list.substr(start, comma - start));
-        }
-        start = comma + 1;
-      }
+      preload = SplitCommaList(arg.substr(10));
     } else if (arg.rfind("--log-level=", 0) == 0) {
       ParseLogLevel(arg.substr(12), &level);
     }
