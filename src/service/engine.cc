@@ -85,12 +85,13 @@ Enforcement DescribeEnforcement(const cgroup::HostCgroups* host, CgroupMode mode
   Enforcement e;
   e.cgroup_mode = host ? host->Mode() : mode == CgroupMode::kOff ? "off" : "none";
   const auto backend = [](const std::string& name) { return "cgroup " + name; };
-  e.memory = host && !host->MemoryBackend().empty() ? backend(host->MemoryBackend())
-                                                    : "rlimit (RLIMIT_AS)";
+  e.memory_by_cgroup = host && !host->MemoryBackend().empty();
+  e.pids_by_cgroup = host && !host->PidsBackend().empty();
+  e.memory = e.memory_by_cgroup ? backend(host->MemoryBackend()) : "rlimit (RLIMIT_AS)";
   // The kernel never applies RLIMIT_NPROC to root (fork(2)): say so rather than claim a limit.
-  e.pids = host && !host->PidsBackend().empty() ? backend(host->PidsBackend())
-           : geteuid() == 0                     ? "none (RLIMIT_NPROC does not apply to root)"
-                                                : "rlimit (RLIMIT_NPROC)";
+  e.pids = e.pids_by_cgroup ? backend(host->PidsBackend())
+           : geteuid() == 0 ? "none (RLIMIT_NPROC does not apply to root)"
+                            : "rlimit (RLIMIT_NPROC)";
   e.kill = host && host->CanKillTree() ? "cgroup.kill" : host ? "cgroup.procs" : "process group";
   e.cpu_accounting = host && !host->CpuBackend().empty() ? backend(host->CpuBackend()) : "rusage";
   return e;
@@ -135,8 +136,6 @@ Result<Execution> Engine::Run(std::string_view script, const Limits& limits,
   const uint64_t id = next_id_.fetch_add(1);
   PhaseTrace trace;
   const Clock::time_point start = trace.start;
-  const bool memory_cgroup = enforcement_.memory.rfind("cgroup", 0) == 0;
-  const bool pids_cgroup = enforcement_.pids.rfind("cgroup", 0) == 0;
 
   std::optional<cgroup::ExecutionCgroup> cgroup;
   if (cgroups_) {
@@ -182,11 +181,11 @@ Result<Execution> Engine::Run(std::string_view script, const Limits& limits,
     request.policy.sandbox_gid = config_.sandbox_gid;
     request.policy.tmp_size_bytes = limits.tmp_bytes;
   }
-  if (!memory_cgroup) {
+  if (!enforcement_.memory_by_cgroup) {
     // Coarse fallback: RLIMIT_AS counts the address space inherited from the zygote too.
     request.policy.address_space_bytes = zygote_->VirtualMemoryBytes() + limits.memory_bytes;
   }
-  if (!pids_cgroup) {
+  if (!enforcement_.pids_by_cgroup) {
     request.policy.max_processes = limits.pids;
   }
   std::vector<int> fds = {report->write.get(),
