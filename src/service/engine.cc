@@ -85,11 +85,13 @@ Enforcement DescribeEnforcement(const cgroup::HostCgroups* host, CgroupMode mode
   Enforcement e;
   e.cgroup_mode = host ? host->Mode() : mode == CgroupMode::kOff ? "off" : "none";
   const auto backend = [](const std::string& name) { return "cgroup " + name; };
-  e.memory_by_cgroup = host && !host->MemoryBackend().empty();
-  e.pids_by_cgroup = host && !host->PidsBackend().empty();
-  e.memory = e.memory_by_cgroup ? backend(host->MemoryBackend()) : "rlimit (RLIMIT_AS)";
+  const std::string memory_backend = host ? host->MemoryBackend() : "";
+  const std::string pids_backend = host ? host->PidsBackend() : "";
+  e.memory_by_cgroup = !memory_backend.empty();
+  e.pids_by_cgroup = !pids_backend.empty();
+  e.memory = e.memory_by_cgroup ? backend(memory_backend) : "rlimit (RLIMIT_AS)";
   // The kernel never applies RLIMIT_NPROC to root (fork(2)): say so rather than claim a limit.
-  e.pids = e.pids_by_cgroup ? backend(host->PidsBackend())
+  e.pids = e.pids_by_cgroup ? backend(pids_backend)
            : geteuid() == 0 ? "none (RLIMIT_NPROC does not apply to root)"
                             : "rlimit (RLIMIT_NPROC)";
   e.kill = host && host->CanKillTree() ? "cgroup.kill" : host ? "cgroup.procs" : "process group";
