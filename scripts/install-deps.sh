@@ -10,7 +10,7 @@ packages=(
   python3 python3-dev libpython3.11-dev python3-numpy python3-pandas
   # C++ libraries
   libseccomp-dev libcap-dev nlohmann-json3-dev libcpp-httplib-dev libcli11-dev
-  libgtest-dev libgmock-dev googletest
+  libgtest-dev libgmock-dev googletest libboost-dev
 )
 
 missing=()

@@ -33,7 +33,6 @@ struct EngineFlags {
   int64_t max_memory_mb = 512;
   std::string preload = "numpy,pandas";
   std::string cgroups = "auto";
-  bool jail = false;
   std::string log_level = "warning";
   std::string work_dir = "/tmp";
 
@@ -62,11 +61,6 @@ struct EngineFlags {
         ->envname("PYEXEC_CGROUPS")
         ->check(CLI::IsMember({"auto", "off"}))
         ->capture_default_str();
-    command
-        ->add_flag("--jail", jail,
-                   "Experimental: contain each execution in namespaces, a private read-only "
-                   "root and an unprivileged uid")
-        ->envname("PYEXEC_JAIL");
     command->add_option("--log-level", log_level, "debug, info, warning, error or off")
         ->envname("PYEXEC_LOG_LEVEL")
         ->check(CLI::IsMember({"debug", "info", "warning", "error", "off"}))
@@ -87,7 +81,6 @@ struct EngineFlags {
     config.limits.memory_bytes = static_cast<uint64_t>(max_memory_mb) * service::kMiB;
     config.preload = SplitCommaList(preload);
     config.cgroups = cgroups == "off" ? service::CgroupMode::kOff : service::CgroupMode::kAuto;
-    config.jail = jail;
     config.log_level = log_level;
     config.work_parent = work_dir;
     return config;

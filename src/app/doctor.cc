@@ -112,10 +112,12 @@ CgroupPicture InspectCgroups() {
   Result<cgroup::CgroupTree> tree = cgroup::CgroupTree::Create(picture.host);
   picture.usable = tree.ok();
   if (tree.ok()) {
-    picture.enforcement = service::DescribeEnforcement(&tree->host(), service::CgroupMode::kAuto);
+    picture.enforcement = service::DescribeEnforcement(&tree->host(), service::CgroupMode::kAuto,
+                                                       /*jail=*/true);
   } else {
     picture.error = tree.error().ToString();
-    picture.enforcement = service::DescribeEnforcement(nullptr, service::CgroupMode::kAuto);
+    picture.enforcement =
+        service::DescribeEnforcement(nullptr, service::CgroupMode::kAuto, /*jail=*/true);
   }
   return picture;
 }

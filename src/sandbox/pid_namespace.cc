@@ -1,12 +1,47 @@
 #include "sandbox/pid_namespace.h"
 
+#include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <array>
 #include <cerrno>
+#include <cstddef>
 
 #include "sys/fds.h"
 
 namespace pyexec::sandbox {
+namespace {
+
+struct InitLaunch {
+  int image_fd = -1;
+  int failed_errno = 0;  // written by the child before it gives up, read after CLONE_VFORK
+};
+
+// The launching child runs on this while the (single-threaded) zygote is suspended.
+alignas(64) std::array<std::byte, 32 * 1024> init_launch_stack;
+
+// Runs in the child, in the zygote's memory: raw system calls only, then exec or _exit.
+int LaunchInit(void* argument) {
+  auto* launch = static_cast<InitLaunch*>(argument);
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 ||
+      syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
+    launch->failed_errno = errno;
+    _exit(127);
+  }
+  char name[] = "pyexec-init";
+  char* argv[] = {name, nullptr};
+  char* envp[] = {nullptr};
+  syscall(SYS_execveat, launch->image_fd, "", argv, envp, AT_EMPTY_PATH);
+  launch->failed_errno = errno;
+  _exit(127);
+}
+
+}  // namespace
 
 Result<PidNamespaceSwitch> PidNamespaceSwitch::Open() {
   Result<sys::UniqueFd> own = sys::OpenReadOnly("/proc/self/ns/pid");
@@ -21,6 +56,28 @@ Status PidNamespaceSwitch::NewForNextChild() const {
     return SysError("unshare(CLONE_NEWPID)", errno);
   }
   return OkStatus();
+}
+
+Result<pid_t> PidNamespaceSwitch::StartInit(int image_fd) const {
+  InitLaunch launch;
+  launch.image_fd = image_fd;
+  // No signal handler may run in the child while it borrows the zygote's memory.
+  sigset_t all;
+  sigset_t previous;
+  sigfillset(&all);
+  sigprocmask(SIG_SETMASK, &all, &previous);
+  const pid_t pid = clone(LaunchInit, init_launch_stack.data() + init_launch_stack.size(),
+                          CLONE_VM | CLONE_VFORK | SIGCHLD, &launch);
+  const int clone_errno = errno;
+  sigprocmask(SIG_SETMASK, &previous, nullptr);
+  if (pid < 0) {
+    return SysError("clone(pyexec-init)", clone_errno);
+  }
+  if (launch.failed_errno != 0) {
+    waitpid(pid, nullptr, 0);
+    return SysError("execveat(pyexec-init)", launch.failed_errno);
+  }
+  return pid;
 }
 
 Status PidNamespaceSwitch::Restore() const {

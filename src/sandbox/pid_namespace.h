@@ -1,7 +1,9 @@
-// Fresh pid namespaces for the zygote's children: before a jailed fork the zygote makes its
-// *next* child the init (pid 1) of a new pid namespace, and right after it switches back, so
-// every execution gets a namespace of its own without an extra fork. Runs in the zygote.
+// Fresh pid namespaces for the zygote's children: before a jailed fork the zygote opens a new
+// pid namespace for its next children, starts pyexec-init in it as pid 1, forks the execution
+// into it as pid 2, and switches back. Runs in the zygote.
 #pragma once
+
+#include <sys/types.h>
 
 #include "sys/unique_fd.h"
 #include "util/result.h"
@@ -15,6 +17,11 @@ class PidNamespaceSwitch {
 
   // unshare(CLONE_NEWPID): the next fork()'s child is pid 1 of a new namespace.
   Status NewForNextChild() const;
+  // Execs pyexec-init (`image_fd`, from sys::MakeExecutableMemfd) as that pid 1, with no
+  // descriptors but 0-2, an empty environment and PR_SET_PDEATHSIG. Returns its pid as the
+  // zygote sees it. It shares the zygote's memory only until its exec (CLONE_VM|CLONE_VFORK, as
+  // posix_spawn does), so the zygote's page tables are not copied twice per execution.
+  Result<pid_t> StartInit(int image_fd) const;
   // setns(own, CLONE_NEWPID): later children are born in the zygote's namespace again (a second
   // unshare(CLONE_NEWPID) is EINVAL until then; see pid_namespaces(7)).
   Status Restore() const;

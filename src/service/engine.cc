@@ -81,7 +81,7 @@ int MillisecondsUntil(Clock::time_point when) {
 
 }  // namespace
 
-Enforcement DescribeEnforcement(const cgroup::HostCgroups* host, CgroupMode mode) {
+Enforcement DescribeEnforcement(const cgroup::HostCgroups* host, CgroupMode mode, bool jail) {
   Enforcement e;
   e.cgroup_mode = host ? host->Mode() : mode == CgroupMode::kOff ? "off" : "none";
   const auto backend = [](const std::string& name) { return "cgroup " + name; };
@@ -91,9 +91,11 @@ Enforcement DescribeEnforcement(const cgroup::HostCgroups* host, CgroupMode mode
   e.pids_by_cgroup = !pids_backend.empty();
   e.memory = e.memory_by_cgroup ? backend(memory_backend) : "rlimit (RLIMIT_AS)";
   // The kernel never applies RLIMIT_NPROC to root (fork(2)): say so rather than claim a limit.
-  e.pids = e.pids_by_cgroup ? backend(pids_backend)
-           : geteuid() == 0 ? "none (RLIMIT_NPROC does not apply to root)"
-                            : "rlimit (RLIMIT_NPROC)";
+  // A jailed script is never root: it runs as the sandbox uid in a user namespace of its own,
+  // where the count covers only its own processes (per-namespace ucounts, Linux 5.14+).
+  e.pids = e.pids_by_cgroup         ? backend(pids_backend)
+           : jail || geteuid() != 0 ? "rlimit (RLIMIT_NPROC)"
+                                    : "none (RLIMIT_NPROC does not apply to root)";
   e.kill = host && host->CanKillTree() ? "cgroup.kill" : host ? "cgroup.procs" : "process group";
   e.cpu_accounting = host && !host->CpuBackend().empty() ? backend(host->CpuBackend()) : "rusage";
   return e;
@@ -111,8 +113,8 @@ Result<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& config) {
       LogWarning("cgroups unavailable, falling back to rlimits: " + tree.error().ToString());
     }
   }
-  engine->enforcement_ =
-      DescribeEnforcement(engine->cgroups_ ? &engine->cgroups_->host() : nullptr, config.cgroups);
+  engine->enforcement_ = DescribeEnforcement(engine->cgroups_ ? &engine->cgroups_->host() : nullptr,
+                                             config.cgroups, config.jail);
 
   if (config.jail) {
     // The fork request always carries a working directory; a jailed child ignores it.

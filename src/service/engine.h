@@ -27,9 +27,10 @@ struct EngineConfig {
   CgroupMode cgroups = CgroupMode::kAuto;
   std::string work_parent = "/tmp";  // where per-execution working directories are made
   std::string log_level = "warning";
-  // The jail: namespaces, a private read-only root, an unprivileged uid (see sandbox/).
-  // Experimental in this milestone: off by default until every control and its test land.
-  bool jail = false;
+  // The jail: namespaces, a private read-only root, an unprivileged uid, seccomp (see
+  // SECURITY.md). Always on in pyexec; only tests turn it off, for the positive controls that
+  // prove a probe would notice the breach the jail prevents.
+  bool jail = true;
   uint32_t sandbox_uid = 64000;  // a host uid no other process uses; never 0
   uint32_t sandbox_gid = 64000;
 };
@@ -61,8 +62,9 @@ struct Enforcement {
 };
 
 // What enforces each limit given pyexec's cgroup tree (`host`: the hierarchies it was created
-// in; nullptr when there is none) under `mode`. Engine::Create and `pyexec doctor` share it.
-Enforcement DescribeEnforcement(const cgroup::HostCgroups* host, CgroupMode mode);
+// in; nullptr when there is none) under `mode`, for jailed executions or not. Engine::Create
+// and `pyexec doctor` share it.
+Enforcement DescribeEnforcement(const cgroup::HostCgroups* host, CgroupMode mode, bool jail);
 
 class Engine {
  public:

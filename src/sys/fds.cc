@@ -51,6 +51,15 @@ Result<UniqueFd> MakeSealedMemfd(const char* name, std::string_view contents) {
   return fd;
 }
 
+Result<UniqueFd> MakeExecutableMemfd(const char* name, std::string_view image) {
+  Result<UniqueFd> writable = MakeSealedMemfd(name, image);
+  if (!writable.ok()) {
+    return writable;
+  }
+  const std::string path = "/proc/self/fd/" + std::to_string(writable->get());
+  return OpenReadOnly(path.c_str());
+}
+
 Result<UniqueFd> OpenReadOnly(const char* path) {
   UniqueFd fd(open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY));
   if (!fd) {

@@ -28,6 +28,10 @@ Result<PipeEnds> MakeSeqpacketPair();
 // receiver can trust that what it reads is what was written.
 Result<UniqueFd> MakeSealedMemfd(const char* name, std::string_view contents);
 
+// A sealed memfd holding the program `image`, reopened read-only: execveat() refuses a file
+// that any descriptor holds open for writing (ETXTBSY), and memfd_create's own fd is O_RDWR.
+Result<UniqueFd> MakeExecutableMemfd(const char* name, std::string_view image);
+
 Result<UniqueFd> OpenReadOnly(const char* path);
 Result<UniqueFd> OpenWriteOnly(const char* path);
 

@@ -12,9 +12,11 @@
 #include <cerrno>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string_view>
 
 #include "sandbox/contain.h"
+#include "sandbox/init_image.h"
 #include "sandbox/pid_namespace.h"
 #include "sys/fds.h"
 #include "util/log.h"
@@ -67,7 +69,8 @@ size_t CountThreads() {
 
 class Zygote {
  public:
-  explicit Zygote(sandbox::SeccompProgram seccomp) : seccomp_(std::move(seccomp)) {}
+  Zygote(sandbox::SeccompProgram seccomp, sys::UniqueFd init_image)
+      : seccomp_(std::move(seccomp)), init_image_(std::move(init_image)) {}
 
   [[noreturn]] void Loop() {
     sigset_t chld;
@@ -120,16 +123,17 @@ class Zygote {
     const pid_t self = getpid();
     const bool jail = request->policy.jail != 0;
     Report report;
+    report.kind = ReportKind::kForkFailed;
+    pid_t init = 0;
     if (jail) {
-      Status isolated = pid_namespaces_.ok() ? pid_namespaces_->NewForNextChild()
-                                             : Status(pid_namespaces_.error());
-      if (!isolated.ok()) {
-        LogError("cannot give the execution a pid namespace: " + isolated.error().ToString());
-        report.kind = ReportKind::kForkFailed;
-        report.sys_errno = isolated.error().sys_errno;
+      Result<pid_t> started = StartNamespaceInit();
+      if (!started.ok()) {
+        LogError("cannot give the execution a pid namespace: " + started.error().ToString());
+        report.sys_errno = started.error().sys_errno;
         SendReport(fds[kReportFd].get(), report);
         return;
       }
+      init = *started;
     }
     BeforeFork();
     const pid_t pid = fork();
@@ -147,7 +151,9 @@ class Zygote {
       }
     }
     if (pid < 0) {
-      report.kind = ReportKind::kForkFailed;
+      if (init > 0) {
+        kill(init, SIGKILL);  // reaped with the other strays
+      }
       report.sys_errno = fork_errno;
       SendReport(fds[kReportFd].get(), report);
       return;
@@ -156,7 +162,31 @@ class Zygote {
     report.pid = pid;
     SendReport(fds[kReportFd].get(), report);
     // Keep only the report socket; the other descriptors belong to the child now.
-    children_.emplace(pid, std::move(fds[kReportFd]));
+    Child& child = children_[pid];
+    child.report_socket = std::move(fds[kReportFd]);
+    child.init = init;
+    if (init > 0) {
+      inits_.emplace(init, pid);
+    }
+  }
+
+  // A new pid namespace for the next fork, with pyexec-init as its pid 1. On failure the
+  // zygote's own namespace is restored for its next children.
+  Result<pid_t> StartNamespaceInit() {
+    if (!pid_namespaces_.ok()) {
+      return pid_namespaces_.error();
+    }
+    if (Status s = pid_namespaces_->NewForNextChild(); !s.ok()) {
+      return std::move(s).error();
+    }
+    Result<pid_t> init = pid_namespaces_->StartInit(init_image_.get());
+    if (!init.ok()) {
+      if (Status restored = pid_namespaces_->Restore(); !restored.ok()) {
+        LogError(restored.error().ToString());
+        _exit(1);
+      }
+    }
+    return init;
   }
 
   void ReapChildren() {
@@ -170,9 +200,22 @@ class Zygote {
       if (pid <= 0) {
         return;
       }
+      if (auto init = inits_.find(pid); init != inits_.end()) {
+        // The namespace is empty now: the kernel reaps an init only after everything in it.
+        const pid_t child_pid = init->second;
+        inits_.erase(init);
+        if (auto it = children_.find(child_pid); it != children_.end()) {
+          it->second.init = 0;
+          if (it->second.exit) {
+            SendReport(it->second.report_socket.get(), *it->second.exit);
+            children_.erase(it);
+          }
+        }
+        continue;
+      }
       auto it = children_.find(pid);
       if (it == children_.end()) {
-        continue;  // an orphan of some execution, reparented to us as subreaper
+        continue;  // an orphan of an unjailed execution (we are its subreaper) or a failed init
       }
       Report report;
       report.kind = ReportKind::kExited;
@@ -181,15 +224,31 @@ class Zygote {
       report.user_cpu_ns = ToNanoseconds(usage.ru_utime);
       report.system_cpu_ns = ToNanoseconds(usage.ru_stime);
       report.max_rss_bytes = static_cast<uint64_t>(usage.ru_maxrss) * 1024;
-      SendReport(it->second.get(), report);
+      if (it->second.init > 0) {
+        // main() is done: killing its init kills everything left in the namespace. The report
+        // waits until the init is reaped, so the server hears of the exit only once nothing of
+        // the execution can run. The init is still unreaped here, so its pid is still ours.
+        kill(it->second.init, SIGKILL);
+        it->second.exit = report;
+        continue;
+      }
+      SendReport(it->second.report_socket.get(), report);
       children_.erase(it);
     }
   }
 
+  struct Child {
+    sys::UniqueFd report_socket;  // to the server, for this execution
+    pid_t init = 0;               // its pid namespace's init while that lives; 0 unjailed
+    std::optional<Report> exit;   // held back until the init is reaped
+  };
+
   const sandbox::SeccompProgram seccomp_;
+  const sys::UniqueFd init_image_;  // pyexec-init, exec'd as each pid namespace's pid 1
   sys::UniqueFd signal_fd_;
   Result<sandbox::PidNamespaceSwitch> pid_namespaces_ = sandbox::PidNamespaceSwitch::Open();
-  std::map<pid_t, sys::UniqueFd> children_;  // pid -> its execution's report socket
+  std::map<pid_t, Child> children_;  // the executions' main processes
+  std::map<pid_t, pid_t> inits_;     // init pid -> its execution's main process
 };
 
 }  // namespace
@@ -243,7 +302,12 @@ void ZygoteMain(const std::vector<std::string>& preload) {
     LogError("cannot build the seccomp policy: " + seccomp.error().ToString());
     _exit(1);
   }
-  Zygote(std::move(seccomp).value()).Loop();
+  Result<sys::UniqueFd> init_image = sys::MakeExecutableMemfd("pyexec-init", sandbox::InitImage());
+  if (!init_image.ok()) {
+    LogError("cannot load pyexec-init: " + init_image.error().ToString());
+    _exit(1);
+  }
+  Zygote(std::move(seccomp).value(), std::move(init_image).value()).Loop();
 }
 
 }  // namespace pyexec::zygote

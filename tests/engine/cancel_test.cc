@@ -23,30 +23,20 @@ namespace {
 
 // A script that records its pid in `marker` (so the test knows it runs, and which process to
 // check afterwards), then sleeps far past any test's patience.
+// Creates /tmp/<marker> in its jail, then sleeps past any test's patience.
 std::string SleeperScript(const std::string& marker) {
-  return "import os, time\n"
+  return "import time\n"
          "def main():\n"
-         "    with open('" +
+         "    open('/tmp/" +
          marker +
-         ".tmp', 'w') as f:\n"
-         "        f.write(str(os.getpid()))\n"
-         "    os.rename('" +
-         marker + ".tmp', '" + marker +
-         "')\n"
+         "', 'w').close()\n"
          "    time.sleep(60)\n";
 }
 
-pid_t ReadPid(const std::string& marker) {
-  std::ifstream file(marker);
-  pid_t pid = 0;
-  file >> pid;
-  return pid;
-}
+std::string UniqueMarker() { return "pyexec-cancel-test-" + std::to_string(getpid()); }
 
 TEST(Cancel, RaisingTheFlag_KillsTheExecutionAndReportsCancelled) {
-  Result<sys::TempDir> dir = sys::TempDir::Create("/tmp", "pyexec-cancel-test-");
-  ASSERT_TRUE(dir.ok());
-  const std::string marker = dir->path() + "/started";
+  const std::string marker = UniqueMarker();
   Result<sys::EventFd> cancel = sys::EventFd::Create();
   ASSERT_TRUE(cancel.ok());
   SharedEngine();  // started before the thread: the zygote comes from a single thread
@@ -55,8 +45,10 @@ TEST(Cancel, RaisingTheFlag_KillsTheExecutionAndReportsCancelled) {
   std::thread runner([&] {
     outcome.emplace(SharedEngine().Run(SleeperScript(marker), DefaultLimits(), &*cancel));
   });
-  const bool started = AwaitFile(marker, std::chrono::seconds(30));
-  const pid_t pid = started ? ReadPid(marker) : 0;
+  const std::vector<pid_t> running =
+      AwaitJailMarker(SharedEngine().zygote_pid(), marker, 1, std::chrono::seconds(30));
+  const bool started = running.size() == 1;
+  const pid_t pid = started ? running[0] : 0;
   // Positive control: the probe sees the script's process while it runs.
   const bool seen_running = pid > 0 && ProcessRunning(pid);
   cancel->Raise();
@@ -73,7 +65,7 @@ TEST(Cancel, RaisingTheFlag_KillsTheExecutionAndReportsCancelled) {
 TEST(Cancel, SigintToPyexecRun_KillsTheExecutionAndExits130) {
   Result<sys::TempDir> dir = sys::TempDir::Create("/tmp", "pyexec-cancel-test-");
   ASSERT_TRUE(dir.ok());
-  const std::string marker = dir->path() + "/started";
+  const std::string marker = UniqueMarker();
   const std::string script_path = dir->path() + "/sleeper.py";
   std::ofstream(script_path) << SleeperScript(marker);
 
@@ -83,8 +75,10 @@ TEST(Cancel, SigintToPyexecRun_KillsTheExecutionAndExits130) {
   spec.env = zygote::ZygoteEnvironment();
   Result<sys::ChildProcess> pyexec = sys::Spawn(spec);
   ASSERT_TRUE(pyexec.ok()) << pyexec.error().ToString();
-  const bool started = AwaitFile(marker, std::chrono::seconds(60));
-  const pid_t pid = started ? ReadPid(marker) : 0;
+  const std::vector<pid_t> running =
+      AwaitJailMarker(pyexec->pid(), marker, 1, std::chrono::seconds(60));
+  const bool started = running.size() == 1;
+  const pid_t pid = started ? running[0] : 0;
   const bool seen_running = pid > 0 && ProcessRunning(pid);
   ASSERT_TRUE(pyexec->Signal(SIGINT).ok());
   Result<int> status = pyexec->Wait();

@@ -10,9 +10,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -48,8 +51,12 @@ bool Alive(pid_t pid) {
   return paren != std::string::npos && paren + 2 < stat->size() && (*stat)[paren + 2] != 'Z';
 }
 
+// The Survivors and WorkingDirectory tests read host pids and host paths that the script
+// reports, so they run unjailed (the positive-control engine): the kill and clean-up they check
+// are the same code in both modes. Their jailed counterparts, which find the processes from the
+// host, are JailProcesses.* and JailTmp.* in jail_test.cc.
 TEST(Survivors, ProcessesAnExecutionStartedAreGoneAfterItEnds) {
-  const service::Execution run = RunScript(ReadPayload("started_processes_do_not_survive.py"));
+  const service::Execution run = RunUnjailed(ReadPayload("started_processes_do_not_survive.py"));
   ASSERT_EQ(VerdictOf(run), "ok") << run.outcome.message << run.stderr_data;
   nlohmann::json pids = ResultOf(run);
   ASSERT_TRUE(pids["sleep"].is_number_integer()) << pids;
@@ -83,7 +90,7 @@ def main():
     sys.stdout.write("%d %d\n" % (pids["sleep"], pids["daemon"]))
     time.sleep(30)
 )py";
-  const service::Execution run = RunScript(script, limits);
+  const service::Execution run = RunUnjailed(script, limits);
   ASSERT_EQ(VerdictOf(run), "timeout") << run.outcome.message << run.stderr_data;
   int sleep_pid = 0;
   int daemon_pid = 0;
@@ -105,13 +112,28 @@ std::vector<std::string> Subdirectories(const std::string& dir) {
   return names;
 }
 
-// Runs `script` (which prints its /proc/self/cgroup first), then checks that every cgroup
-// directory the script ran in is gone and that the engine's tree holds no execution.
-void ExpectCgroupsRemovedAfter(const std::string& script, const service::Limits& limits,
-                               const std::string& verdict) {
-  const service::Execution run = RunScript(script, limits);
-  ASSERT_EQ(VerdictOf(run), verdict) << run.outcome.message << run.stderr_data;
-  const std::string& script_cgroups = run.stdout_data;
+// Runs `script` jailed on the shared engine; `script` must create /tmp/<marker> and then wait
+// for /tmp/go. While it waits, the test reads its cgroups from the host (in its cgroup
+// namespace the script sees only "/"), then lets it go on. Afterwards every cgroup directory
+// it ran in must be gone, and the engine's tree must hold no execution.
+void ExpectCgroupsRemovedAfter(const std::string& script, const std::string& marker,
+                               const service::Limits& limits, const std::string& verdict) {
+  service::Engine& engine = SharedEngine();
+  std::optional<Result<service::Execution>> outcome;
+  std::thread runner([&] { outcome.emplace(engine.Run(script, limits)); });
+  const std::vector<pid_t> running =
+      AwaitJailMarker(engine.zygote_pid(), marker, 1, std::chrono::seconds(30));
+  std::string script_cgroups;
+  if (running.size() == 1) {
+    const std::string proc = "/proc/" + std::to_string(running[0]);
+    Result<std::string> cgroups = sys::ReadFile(proc + "/cgroup");
+    script_cgroups = cgroups.ok() ? *cgroups : "";
+    std::ofstream(proc + "/root/tmp/go").put('1');
+  }
+  runner.join();
+  ASSERT_EQ(running.size(), 1u) << "the script never started";
+  ASSERT_TRUE(outcome.has_value() && outcome->ok());
+  ASSERT_EQ(VerdictOf(outcome->value()), verdict) << outcome->value().outcome.message;
   Result<std::string> mountinfo = sys::ReadFile("/proc/self/mountinfo", 4 << 20);
   Result<std::string> own_cgroups = sys::ReadFile("/proc/self/cgroup");
   ASSERT_TRUE(mountinfo.ok() && own_cgroups.ok());
@@ -136,26 +158,35 @@ void ExpectCgroupsRemovedAfter(const std::string& script, const service::Limits&
   }
   // The positive control: the probe did find the execution's directories. Where the engine uses
   // cgroups (SharedEngine's enforcement), the script must have run in one.
-  if (SharedEngine().enforcement().memory.rfind("cgroup", 0) == 0) {
+  if (engine.enforcement().memory_by_cgroup) {
     EXPECT_GE(execution_dirs, 1) << script_cgroups;
   }
 }
 
-constexpr char kPrintCgroups[] = R"py(
-import time
-def main():
-    with open("/proc/self/cgroup") as f:
-        print(f.read(), end="")
-)py";
+std::string AwaitGoScript(const std::string& marker, const std::string& then) {
+  return "import os, time\n"
+         "def main():\n"
+         "    open('/tmp/" +
+         marker +
+         "', 'w').close()\n"
+         "    deadline = time.monotonic() + 30\n"
+         "    while not os.path.exists('/tmp/go') and time.monotonic() < deadline:\n"
+         "        time.sleep(0.005)\n" +
+         then;
+}
 
 TEST(Cgroups, TheExecutionsCgroupDirectoriesAreRemovedAfterTheRun) {
-  ExpectCgroupsRemovedAfter(kPrintCgroups, DefaultLimits(), "ok");
+  const std::string marker = "pyexec-cgroup-test-" + std::to_string(getpid());
+  ExpectCgroupsRemovedAfter(AwaitGoScript(marker, ""), marker, DefaultLimits(), "ok");
 }
 
 TEST(Cgroups, TheExecutionsCgroupDirectoriesAreRemovedAfterATimeout) {
+  const std::string marker = "pyexec-cgroup-test-" + std::to_string(getpid());
   service::Limits limits = DefaultLimits();
-  limits.timeout = std::chrono::seconds(1);
-  ExpectCgroupsRemovedAfter(std::string(kPrintCgroups) + "    time.sleep(30)\n", limits, "timeout");
+  // Long enough for the test to read the script's cgroups before the deadline kills it.
+  limits.timeout = std::chrono::seconds(10);
+  ExpectCgroupsRemovedAfter(AwaitGoScript(marker, "    time.sleep(60)\n"), marker, limits,
+                            "timeout");
 }
 
 TEST(Rng, TwoRunsDrawDifferentNumbers) {
@@ -281,7 +312,7 @@ TEST(Descriptors, TheProbeSeesADescriptorTheScriptOpened) {
 }
 
 TEST(WorkingDirectory, IsFreshEmptyAndRemovedAfterTheRun) {
-  const service::Execution run = RunScript(R"py(
+  const service::Execution run = RunUnjailed(R"py(
 import os
 def main():
     before = sorted(os.listdir("."))
@@ -302,7 +333,7 @@ def main():
 }
 
 TEST(WorkingDirectory, FileWrittenInOneRunIsNotVisibleToTheNext) {
-  const service::Execution first = RunScript(R"py(
+  const service::Execution first = RunUnjailed(R"py(
 import os
 def main():
     with open("marker.txt", "w") as f:
@@ -311,7 +342,7 @@ def main():
 )py");
   ASSERT_EQ(VerdictOf(first), "ok") << first.outcome.message;
   EXPECT_TRUE(ResultOf(first)["seen"].get<bool>());
-  const service::Execution second = RunScript(R"py(
+  const service::Execution second = RunUnjailed(R"py(
 import os
 def main():
     return {"cwd": os.getcwd(), "seen": os.path.exists("marker.txt"), "entries": os.listdir(".")}

@@ -606,8 +606,11 @@ TEST_F(JailFilesystem, MappedLibraries_AreUnwritable) {
 TEST_F(JailProc, ShowsOnlyTheScriptAndItsChildren) {
   const nlohmann::json params = {{"host_pid", getpid()}};
   const nlohmann::json jailed = Jailed("jail_proc_shows_only_own_processes.py", params);
-  EXPECT_EQ(Field(jailed, "self"), 1) << jailed;
-  EXPECT_EQ(Field(jailed, "visible"), nlohmann::json({1, Field(jailed, "child")})) << jailed;
+  // pid 1 is pyexec-init, which reaps orphans; the script is pid 2 (not init, so signals it
+  // sends itself are not ignored).
+  EXPECT_EQ(Field(jailed, "self"), 2) << jailed;
+  EXPECT_EQ(Field(jailed, "visible"), nlohmann::json({1, 2, Field(jailed, "child")})) << jailed;
+  EXPECT_EQ(Field(Field(jailed, "names"), "1"), "pyexec-init") << jailed;
   EXPECT_EQ(Field(jailed, "host_pid_visible"), false) << jailed;
   // Positive control: unjailed, the probe sees the host's processes, this test among them.
   const nlohmann::json unjailed = Unjailed("jail_proc_shows_only_own_processes.py", params);
@@ -815,6 +818,16 @@ TEST_F(JailProcesses, DoubleForkedDaemon_DoesNotSurviveTheRun) {
   EXPECT_GT(Field(jailed, "daemon"), 1) << "the daemon did not start: " << jailed;
   const std::vector<HostProcess> left = SandboxProcessesOf(engine.zygote_pid(), name);
   EXPECT_THAT(left, IsEmpty()) << Describe(left);
+}
+
+TEST_F(JailProcesses, OrphanedZombies_AreReapedByTheNamespaceInit) {
+  const nlohmann::json jailed =
+      Jailed("jail_orphaned_zombies_are_reaped.py", {{"own_zombie", false}});
+  EXPECT_EQ(Field(jailed, "zombies"), nlohmann::json::array()) << jailed;
+  // Positive control: the same scan finds a zombie the script keeps itself.
+  const nlohmann::json control =
+      Jailed("jail_orphaned_zombies_are_reaped.py", {{"own_zombie", true}});
+  EXPECT_EQ(Field(control, "zombies").size(), 1u) << control;
 }
 
 // The positive control of the test above: the same scan, while an execution and its daemon

@@ -187,20 +187,9 @@ TEST_F(RlimitFallback, WithoutCgroups_TimeoutStillKillsTheScript) {
 }
 
 // Without a pids cgroup the only bound is RLIMIT_NPROC. The kernel ignores it for root
-// (CAP_SYS_RESOURCE / CAP_SYS_ADMIN, see setrlimit(2) and fork(2)), so as root the engine must
-// report the process count as unenforced rather than claim a limit; for other users it
-// counts every process of the uid, not only the execution's, and does stop a fork bomb.
-TEST_F(RlimitFallback, WithoutCgroups_AsRoot_PidsLimitIsReportedAsUnenforced) {
-  if (geteuid() != 0) {
-    GTEST_SKIP() << "only root is exempt from RLIMIT_NPROC";
-  }
-  EXPECT_EQ(engine_->enforcement().pids, "none (RLIMIT_NPROC does not apply to root)");
-}
-
-TEST_F(RlimitFallback, WithoutCgroups_AsUser_ForkBombIsStoppedByRlimitNproc) {
-  if (geteuid() == 0) {
-    GTEST_SKIP() << "root is exempt from RLIMIT_NPROC; see the test above";
-  }
+// (CAP_SYS_RESOURCE / CAP_SYS_ADMIN, see setrlimit(2) and fork(2)); a jailed script is never
+// root, and in its own user namespace the count covers only its own processes.
+TEST_F(RlimitFallback, WithoutCgroups_ForkBombIsStoppedByRlimitNproc) {
   EXPECT_EQ(engine_->enforcement().pids, "rlimit (RLIMIT_NPROC)");
   service::Limits limits = DefaultLimits();
   limits.pids = 32;
@@ -209,6 +198,21 @@ TEST_F(RlimitFallback, WithoutCgroups_AsUser_ForkBombIsStoppedByRlimitNproc) {
   nlohmann::json result = ResultOf(run);
   EXPECT_EQ(result["errno"], EAGAIN) << result;
   EXPECT_LT(result["forked"].get<int>(), 32) << result;
+}
+
+// Unjailed (tests only) and as root, the engine must report the process count as unenforced
+// rather than claim a limit the kernel would not apply.
+TEST(RlimitFallbackUnjailed, AsRoot_PidsLimitIsReportedAsUnenforced) {
+  const service::Enforcement unjailed =
+      service::DescribeEnforcement(nullptr, service::CgroupMode::kOff, /*jail=*/false);
+  const service::Enforcement jailed =
+      service::DescribeEnforcement(nullptr, service::CgroupMode::kOff, /*jail=*/true);
+  EXPECT_EQ(jailed.pids, "rlimit (RLIMIT_NPROC)");
+  if (geteuid() == 0) {
+    EXPECT_EQ(unjailed.pids, "none (RLIMIT_NPROC does not apply to root)");
+  } else {
+    EXPECT_EQ(unjailed.pids, "rlimit (RLIMIT_NPROC)");
+  }
 }
 
 }  // namespace

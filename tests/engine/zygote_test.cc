@@ -10,10 +10,12 @@
 
 #include <cerrno>
 #include <chrono>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "support/engine_fixture.h"
 #include "sys/files.h"
@@ -57,18 +59,16 @@ TEST(Zygote, IsRestartedAfterBeingKilled) {
 
 TEST(Zygote, ExecutionInFlightWhenItDies_FailsWithZygoteDied) {
   service::Engine& engine = SharedEngine();
-  Result<sys::TempDir> dir = sys::TempDir::Create("/tmp", "pyexec-zygote-test-");
-  ASSERT_TRUE(dir.ok()) << dir.error().ToString();
-  const std::string started = dir->path() + "/started";
-  const std::string script =
-      "import time\ndef main():\n    open('" + started + "', 'w').close()\n    time.sleep(60)\n";
+  const std::string started = "pyexec-zygote-test-" + std::to_string(getpid());
+  const std::string script = "import time\ndef main():\n    open('/tmp/" + started +
+                             "', 'w').close()\n    time.sleep(60)\n";
   service::Limits limits = DefaultLimits();
   limits.timeout = std::chrono::seconds(25);  // the engine's own bound if the kill were missed
 
   std::optional<Result<service::Execution>> outcome;
   std::thread runner([&] { outcome.emplace(engine.Run(script, limits)); });
-  const bool running = AwaitFile(started, std::chrono::seconds(30));
   const pid_t zygote = engine.zygote_pid();
+  const bool running = AwaitJailMarker(zygote, started, 1, std::chrono::seconds(30)).size() == 1;
   if (running) {
     EXPECT_TRUE(KillAndAwaitExit(zygote));
   }
@@ -86,36 +86,34 @@ TEST(Zygote, ExecutionInFlightWhenItDies_FailsWithZygoteDied) {
 
 TEST(Zygote, TwoExecutionsOnTwoThreadsRunConcurrently) {
   service::Engine& engine = SharedEngine();
-  Result<sys::TempDir> dir = sys::TempDir::Create("/tmp", "pyexec-zygote-test-");
-  ASSERT_TRUE(dir.ok()) << dir.error().ToString();
-  // Each script announces itself, then waits (bounded) for the other: run one after the other,
-  // the first would give up and report false.
-  const auto script_for = [&dir](const std::string& self, const std::string& other) {
-    return "import os, time\n"
-           "def main():\n"
-           "    open('" +
-           dir->path() + "/" + self +
-           "', 'w').close()\n"
-           "    deadline = time.monotonic() + 10\n"
-           "    while time.monotonic() < deadline:\n"
-           "        if os.path.exists('" +
-           dir->path() + "/" + other +
-           "'):\n"
-           "            print('" +
-           self +
-           "')\n"
-           "            return True\n"
-           "        time.sleep(0.005)\n"
-           "    return False\n";
-  };
-  const std::string script_a = script_for("a", "b");
-  const std::string script_b = script_for("b", "a");
+  // Each script announces itself in its private /tmp, then waits (bounded) for the test's
+  // go-ahead, which the test gives only once it has seen both announcements at the same time:
+  // run one after the other, the first would give up and report false.
+  const std::string ready = "pyexec-zygote-ready-" + std::to_string(getpid());
+  const std::string script =
+      "import os, time\n"
+      "def main():\n"
+      "    open('/tmp/" +
+      ready +
+      "', 'w').close()\n"
+      "    deadline = time.monotonic() + 20\n"
+      "    while time.monotonic() < deadline:\n"
+      "        if os.path.exists('/tmp/go'):\n"
+      "            return True\n"
+      "        time.sleep(0.005)\n"
+      "    return False\n";
   std::optional<Result<service::Execution>> run_a;
   std::optional<Result<service::Execution>> run_b;
-  std::thread thread_a([&] { run_a.emplace(engine.Run(script_a, DefaultLimits())); });
-  std::thread thread_b([&] { run_b.emplace(engine.Run(script_b, DefaultLimits())); });
+  std::thread thread_a([&] { run_a.emplace(engine.Run(script, DefaultLimits())); });
+  std::thread thread_b([&] { run_b.emplace(engine.Run(script, DefaultLimits())); });
+  const std::vector<pid_t> both =
+      AwaitJailMarker(engine.zygote_pid(), ready, 2, std::chrono::seconds(30));
+  for (pid_t pid : both) {
+    std::ofstream("/proc/" + std::to_string(pid) + "/root/tmp/go").put('1');
+  }
   thread_a.join();
   thread_b.join();
+  EXPECT_EQ(both.size(), 2u) << "the two scripts never ran at the same time";
   ASSERT_TRUE(run_a.has_value() && run_b.has_value());
   ASSERT_TRUE(run_a->ok()) << run_a->error().ToString();
   ASSERT_TRUE(run_b->ok()) << run_b->error().ToString();
@@ -123,8 +121,6 @@ TEST(Zygote, TwoExecutionsOnTwoThreadsRunConcurrently) {
   EXPECT_EQ(VerdictOf(run_b->value()), "ok") << run_b->value().outcome.message;
   EXPECT_EQ(run_a->value().outcome.result_json, "true");
   EXPECT_EQ(run_b->value().outcome.result_json, "true");
-  EXPECT_EQ(run_a->value().stdout_data, "a\n");
-  EXPECT_EQ(run_b->value().stdout_data, "b\n");
 }
 
 }  // namespace

@@ -2,9 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <memory>
+#include <sstream>
 #include <thread>
 
 #include "sys/files.h"
@@ -26,17 +28,15 @@ service::Engine& SharedEngine() {
 
 namespace {
 
-// An engine of this process with `jail` on or off, created on first use and kept.
-service::Engine& EngineWithJail(bool jail) {
-  static std::unique_ptr<service::Engine> engines[2];
-  std::unique_ptr<service::Engine>& engine = engines[jail ? 1 : 0];
+// The engine of this process with the jail off, created on first use and kept.
+service::Engine& EngineWithoutJail() {
+  static std::unique_ptr<service::Engine> engine;
   if (!engine) {
     service::EngineConfig config;
-    config.jail = jail;
+    config.jail = false;
     Result<std::unique_ptr<service::Engine>> created = service::Engine::Create(config);
     if (!created.ok()) {
-      ADD_FAILURE() << "cannot start the " << (jail ? "jailed" : "unjailed")
-                    << " engine: " << created.error().ToString();
+      ADD_FAILURE() << "cannot start the unjailed engine: " << created.error().ToString();
       std::abort();
     }
     engine = std::move(created).value();
@@ -46,9 +46,9 @@ service::Engine& EngineWithJail(bool jail) {
 
 }  // namespace
 
-service::Engine& JailedEngine() { return EngineWithJail(true); }
+service::Engine& JailedEngine() { return SharedEngine(); }
 
-service::Engine& UnjailedEngine() { return EngineWithJail(false); }
+service::Engine& UnjailedEngine() { return EngineWithoutJail(); }
 
 service::Execution RunUnjailed(std::string_view script, const service::Limits& limits) {
   Result<service::Execution> execution = UnjailedEngine().Run(script, limits);
@@ -100,6 +100,65 @@ bool AwaitFile(const std::string& path, std::chrono::seconds limit) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   return sys::PathExists(path);
+}
+
+namespace {
+
+// The parent of `pid` from /proc/<pid>/stat, or 0 when it is gone.
+pid_t ParentOf(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) {
+    return 0;
+  }
+  const size_t close = line.rfind(')');
+  if (close == std::string::npos) {
+    return 0;
+  }
+  std::istringstream fields(line.substr(close + 2));
+  std::string state;
+  pid_t parent = 0;
+  fields >> state >> parent;
+  return parent;
+}
+
+bool DescendsFrom(pid_t pid, pid_t ancestor) {
+  for (int depth = 0; depth < 64 && pid > 1; ++depth) {
+    pid = ParentOf(pid);
+    if (pid == ancestor) {
+      return true;
+    }
+  }
+  return false;
+}
+
+std::vector<pid_t> ProcessesWithMarker(pid_t ancestor, const std::string& name) {
+  std::vector<pid_t> found;
+  std::error_code ignored;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ignored)) {
+    const std::string pid_text = entry.path().filename().string();
+    if (pid_text.find_first_not_of("0123456789") != std::string::npos) {
+      continue;
+    }
+    const pid_t pid = static_cast<pid_t>(std::stol(pid_text));
+    if (DescendsFrom(pid, ancestor) && sys::PathExists("/proc/" + pid_text + "/root/tmp/" + name)) {
+      found.push_back(pid);
+    }
+  }
+  return found;
+}
+
+}  // namespace
+
+std::vector<pid_t> AwaitJailMarker(pid_t ancestor, const std::string& name, size_t count,
+                                   std::chrono::seconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  std::vector<pid_t> found = ProcessesWithMarker(ancestor, name);
+  while (found.size() < count && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    found = ProcessesWithMarker(ancestor, name);
+  }
+  return found;
 }
 
 bool ProcessRunning(pid_t pid) {

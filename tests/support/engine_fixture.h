@@ -7,15 +7,17 @@
 #include <chrono>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "service/engine.h"
 
 namespace pyexec::testing {
 
-// The engine shared by the tests of this process: default limits, cgroups where available.
+// The engine shared by the tests of this process: default configuration (jailed), default
+// limits, cgroups where available.
 service::Engine& SharedEngine();
 
-// A second engine of this process with the jail on (EngineConfig::jail), started on first use.
+// The jailed engine: SharedEngine(), named for tests whose point is the jail.
 service::Engine& JailedEngine();
 
 // The default limits, for tests that lower one of them.
@@ -44,6 +46,14 @@ std::string ReadPayload(const std::string& name);
 // Waits (bounded) until `path` exists: how a test learns that a script in flight is running
 // (the script creates the file). False when `limit` passed first.
 bool AwaitFile(const std::string& path, std::chrono::seconds limit);
+
+// Waits (bounded) until `count` processes descended from `ancestor` (a zygote, or a pyexec that
+// runs one) have `/tmp/<name>` in their own root: how a test learns that jailed scripts in
+// flight are running, since a script's /tmp is a private tmpfs (the test, as root, reads it
+// through /proc/<pid>/root). Returns their host pids, fewer when `limit` passed first. `name`
+// should be unique: pyexec-init's root is the host's.
+std::vector<pid_t> AwaitJailMarker(pid_t ancestor, const std::string& name, size_t count,
+                                   std::chrono::seconds limit);
 
 // True while `pid` exists and is not a zombie.
 bool ProcessRunning(pid_t pid);
