@@ -51,6 +51,13 @@ int Stage(int fd) {
   return staged;
 }
 
+// Moves `fd` above the descriptors LayOutFds places, so that placing them cannot overwrite it.
+int KeepAboveLayout(int fd) {
+  const int moved = Stage(fd);
+  close(fd);
+  return moved;
+}
+
 void Place(int staged, int target) { Check(dup2(staged, target) == target, Step::kStdio); }
 
 void LayOutFds(const ChildFds& fds) {
@@ -79,8 +86,15 @@ void SetLimit(int resource, uint64_t soft, uint64_t hard) {
   Check(setrlimit(resource, &limit) == 0, Step::kRlimits);
 }
 
+// Locked memory: enough for what glibc and Python lock (nothing, usually), far too little to
+// pin the host's memory outside the memory cgroup's reclaim or to back io_uring rings.
+constexpr uint64_t kMemlockBytes = uint64_t{64} * 1024;
+
 void ApplyRlimits(const ChildPolicy& policy) {
   SetLimit(RLIMIT_CORE, 0, 0);  // core_pattern may pipe to a host helper
+  SetLimit(RLIMIT_MEMLOCK, kMemlockBytes, kMemlockBytes);
+  SetLimit(RLIMIT_RTPRIO, 0, 0);    // no real-time scheduling, even if a policy allowed it
+  SetLimit(RLIMIT_MSGQUEUE, 0, 0);  // no POSIX message queue may hold kernel memory
   if (policy.cpu_time_seconds > 0) {
     // Soft limit: SIGXCPU; hard limit one second later: SIGKILL (setrlimit(2)).
     SetLimit(RLIMIT_CPU, policy.cpu_time_seconds, policy.cpu_time_seconds + 1);
@@ -116,33 +130,48 @@ void ContainChild(const ChildPolicy& policy, const ChildFds& fds, pid_t zygote_p
   }
   Check(setsid() >= 0, Step::kNewSession);  // no controlling terminal (nsjail #310)
   ResetSignals();
+  const bool rootless = (policy.flags & kPolicyRootless) != 0;
+  int proc_sys_fd = -1;
   if (policy.jail != 0) {
-    // Still host root here: these namespaces belong to the initial user namespace, so nothing
-    // the script can become later (it gets a user namespace of its own below) may mount,
-    // configure the network or change the hostname in them.
+    // Still privileged here (host root, or root of the rootless zygote's user namespace): these
+    // namespaces belong to that user namespace, so nothing the script can become later (it
+    // gets a user namespace of its own below) may mount, configure the network or change the
+    // hostname in them.
     Check(unshare(CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWCGROUP) == 0,
           Step::kNamespaces);
-    EnterPrivateRoot(policy.tmp_size_bytes);
+    proc_sys_fd = KeepAboveLayout(
+        EnterPrivateRoot({.tmp_size_bytes = policy.tmp_size_bytes, .bind_devices = rootless}));
     Check(sethostname(kSandboxHostname, sizeof(kSandboxHostname) - 1) == 0, Step::kHostname);
   } else {
     Check(fchdir(fds.cwd_fd) == 0, Step::kWorkingDirectory);
   }
   LayOutFds(fds);
   if (policy.jail != 0) {
-    // The output pipes were made by the server as root, mode 0600: reopening them through
-    // /dev/stdout (/proc/self/fd/1) checks the pipe's owner, so give them to the sandbox user.
-    for (int fd : {STDOUT_FILENO, STDERR_FILENO}) {
-      Check(fchown(fd, policy.sandbox_uid, policy.sandbox_gid) == 0, Step::kStdio);
+    if (rootless) {
+      // Uid 0 of the zygote's namespace is the invoking user, who owns the output pipes; it has
+      // no other uid to switch to. The script's namespace maps 65534 onto it.
+      EnterUserNamespace(0, 0);
+    } else {
+      // The output pipes were made by the server as root, mode 0600: reopening them through
+      // /dev/stdout (/proc/self/fd/1) checks the pipe's owner, so give them to the sandbox user.
+      for (int fd : {STDOUT_FILENO, STDERR_FILENO}) {
+        Check(fchown(fd, policy.sandbox_uid, policy.sandbox_gid) == 0, Step::kStdio);
+      }
+      SwitchToSandboxUser(policy.sandbox_uid, policy.sandbox_gid);
+      EnterUserNamespace(policy.sandbox_uid, policy.sandbox_gid);
     }
-    SwitchToSandboxUser(policy.sandbox_uid, policy.sandbox_gid);
-    EnterUserNamespace(policy.sandbox_uid, policy.sandbox_gid);
+    if ((policy.flags & kPolicyTestNoUserNamespaceLimit) != 0) {
+      close(proc_sys_fd);
+    } else {
+      DisableNestedUserNamespaces(proc_sys_fd);
+    }
     DropAllPrivileges();
     // Changing credentials cleared the parent-death signal (prctl(2)): set it again.
     Check(prctl(PR_SET_PDEATHSIG, SIGKILL) == 0, Step::kParentDeathSignal);
   }
   ApplyRlimits(policy);
   Check(syscall(SYS_close_range, kStatusFd + 1, ~0U, 0) == 0, Step::kCloseFds);
-  if (policy.jail != 0) {
+  if (policy.jail != 0 && (policy.flags & kPolicyTestNoSeccomp) == 0) {
     // Last: everything above needed calls the filter denies (SECURITY.md, nsjail's order).
     if (const int error = InstallSeccompProgram(seccomp); error != 0) {
       FailStep(Step::kSeccomp, error);

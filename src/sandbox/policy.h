@@ -15,12 +15,23 @@ struct ChildPolicy {
   uint64_t max_processes = 0;        // RLIMIT_NPROC: only when no pids cgroup exists
   uint64_t result_limit_bytes = 0;   // largest result the runner may send
   // The jail (namespaces, private root, unprivileged ids); see contain.cc.
-  uint32_t jail = 0;         // 1: contain in namespaces and a private root
-  uint32_t sandbox_uid = 0;  // host uid the script runs as (never 0)
-  uint32_t sandbox_gid = 0;  // host gid the script runs as (never 0)
-  uint32_t reserved = 0;
+  uint32_t jail = 0;            // 1: contain in namespaces and a private root
+  uint32_t sandbox_uid = 0;     // host uid the script runs as (never 0)
+  uint32_t sandbox_gid = 0;     // host gid the script runs as (never 0)
+  uint32_t flags = 0;           // kPolicy* bits
   uint64_t tmp_size_bytes = 0;  // size of the script's /tmp (tmpfs, charged to its memory)
 };
+
+// The zygote runs unprivileged, as uid 0 of a user namespace of its own that maps only the
+// invoking user (pyexec started by an ordinary user): the script's ids map onto that user's, not
+// onto sandbox_uid/gid, and /dev's nodes are bind-mounted rather than created. Set by the
+// zygote itself from what it verified at start-up, never taken from a request.
+inline constexpr uint32_t kPolicyRootless = 1U << 0;
+// Test-only relaxations, each switching off exactly one control so that a hostile test can show
+// that its probe notices the breach (the positive control). Engine config can set them; no flag
+// or environment variable of pyexec can.
+inline constexpr uint32_t kPolicyTestNoSeccomp = 1U << 1;
+inline constexpr uint32_t kPolicyTestNoUserNamespaceLimit = 1U << 2;
 
 // The ids the script sees inside its user namespace.
 inline constexpr uint32_t kInsideUid = 65534;

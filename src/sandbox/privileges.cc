@@ -55,6 +55,17 @@ void EnterUserNamespace(uint32_t uid, uint32_t gid) {
   // capabilities, no core dumps: RLIMIT_CORE is 0; ptrace is denied by seccomp).
 }
 
+void DisableNestedUserNamespaces(int proc_sys_fd) {
+  constexpr const char* kPath = "/proc/sys/user/max_user_namespaces";
+  const int fd = openat(proc_sys_fd, "user/max_user_namespaces", O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) {
+    FailStep(Step::kLimitUserNamespaces, errno, kPath);
+  }
+  close(proc_sys_fd);
+  CheckStep(write(fd, "0\n", 2) == 2, Step::kLimitUserNamespaces, kPath);
+  close(fd);
+}
+
 void DropAllPrivileges() {
   // The creator of a user namespace holds every capability in it: give them all up.
   // Lock the securebits first (that needs CAP_SETPCAP, which we still have).

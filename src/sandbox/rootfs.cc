@@ -109,7 +109,7 @@ void BuildEtc() {
   }
 }
 
-void BuildDev() {
+void BuildDev(bool bind_devices) {
   MakeDirectory("dev", 0755);
   CheckStep(
       mount("tmpfs", "dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,nr_inodes=64,mode=0755") == 0,
@@ -119,11 +119,18 @@ void BuildDev() {
     char target[32];
     (void)snprintf(host, sizeof(host), "/dev/%s", device);
     (void)snprintf(target, sizeof(target), "dev/%s", device);
+    struct stat info {};
+    CheckStep(stat(host, &info) == 0 && S_ISCHR(info.st_mode), Step::kCreateNode, host);
+    if (bind_devices) {
+      // A user namespace may not create device nodes, but may bind the host's (as bubblewrap's
+      // --dev does): the bind keeps the host node's device number and nothing else of /dev.
+      Touch(target);
+      CheckStep(mount(host, target, nullptr, MS_BIND, nullptr) == 0, Step::kCreateNode, target);
+      continue;
+    }
     // The same character device as the host's (still host root here, so mknod is allowed; two
     // bind mounts per node would cost ten times as much). The dev tmpfs is the only mount
     // without MS_NODEV, and these five nodes are all it holds.
-    struct stat info {};
-    CheckStep(stat(host, &info) == 0 && S_ISCHR(info.st_mode), Step::kCreateNode, host);
     CheckStep(mknod(target, S_IFCHR | 0666, info.st_rdev) == 0, Step::kCreateNode, target);
     CheckStep(chmod(target, 0666) == 0, Step::kCreateNode, target);  // whatever the umask
   }
@@ -148,7 +155,8 @@ void MountTmp(uint64_t size_bytes) {
   CheckStep(mount("tmp", "dev/shm", nullptr, MS_BIND, nullptr) == 0, Step::kMountTmp, "dev/shm");
 }
 
-void MountProc() {
+// Returns the sys directory's O_PATH descriptor (see EnterPrivateRoot).
+int MountProc() {
   MakeDirectory("proc", 0555);
   // A fresh procfs of the execution's own pid namespace (we are its pid 1): the script sees
   // its own processes only (nsjail #283: nosuid, nodev, noexec).
@@ -159,16 +167,20 @@ void MountProc() {
       CheckStep(mount("dev/null", file, nullptr, MS_BIND, nullptr) == 0, Step::kMaskPath, file);
     }
   }
+  // Opened before the read-only bind covers it: a descriptor keeps the mount it was opened on.
+  const int proc_sys_fd = open("proc/sys", O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+  CheckStep(proc_sys_fd >= 0, Step::kMountProc, "proc/sys");
   for (const char* directory : kProcReadOnlyDirectories) {
     if (Exists(directory)) {
       BindReadOnly(directory, directory, MS_NOEXEC);
     }
   }
+  return proc_sys_fd;
 }
 
 }  // namespace
 
-void EnterPrivateRoot(uint64_t tmp_size_bytes) {
+int EnterPrivateRoot(const RootOptions& options) {
   // No mount event may propagate back to the host (or from it).
   CheckStep(mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) == 0, Step::kMountPrivate);
   // The new root is built on a tmpfs mounted over /tmp of this (private) copy of the host's
@@ -186,9 +198,9 @@ void EnterPrivateRoot(uint64_t tmp_size_bytes) {
     Mirror(name);
   }
   BuildEtc();
-  BuildDev();
-  MountTmp(tmp_size_bytes);
-  MountProc();
+  BuildDev(options.bind_devices);
+  MountTmp(options.tmp_size_bytes);
+  const int proc_sys_fd = MountProc();
   // The root itself becomes read-only: the script may write only to /tmp.
   CheckStep(mount(nullptr, ".", nullptr, MS_REMOUNT | MS_BIND | kReadOnlyFlags, nullptr) == 0,
             Step::kRootTmpfs, "/");
@@ -198,6 +210,7 @@ void EnterPrivateRoot(uint64_t tmp_size_bytes) {
   CheckStep(syscall(SYS_pivot_root, ".", ".") == 0, Step::kPivotRoot);
   CheckStep(umount2(".", MNT_DETACH) == 0, Step::kPivotRoot);
   CheckStep(chdir("/tmp") == 0, Step::kPivotRoot, "/tmp");
+  return proc_sys_fd;
 }
 
 }  // namespace pyexec::sandbox

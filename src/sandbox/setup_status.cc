@@ -48,6 +48,8 @@ const char* StepName(Step step) {
       return "switch_user";
     case Step::kUserNamespace:
       return "user_namespace";
+    case Step::kLimitUserNamespaces:
+      return "limit_user_namespaces";
     case Step::kDropCapabilities:
       return "drop_capabilities";
     case Step::kNoNewPrivs:

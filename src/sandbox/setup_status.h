@@ -30,6 +30,7 @@ enum class Step : uint32_t {
   kHostname,
   kSwitchUser,
   kUserNamespace,
+  kLimitUserNamespaces,
   kDropCapabilities,
   kNoNewPrivs,
   kSeccomp,

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "sandbox/policy.h"
 #include "sandbox/setup_status.h"
 #include "service/capture.h"
 #include "sys/fds.h"
@@ -127,6 +128,10 @@ Result<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& config) {
   zygote::ZygoteOptions options;
   options.preload = config.preload;
   options.log_level = config.log_level;
+  // Only root can make the jail's namespaces directly; anyone else gets them through a user
+  // namespace of the zygote's own (where unprivileged user namespaces are allowed).
+  engine->rootless_ = config.jail && geteuid() != 0;
+  options.rootless = engine->rootless_;
   Result<std::unique_ptr<zygote::ZygoteClient>> client = zygote::ZygoteClient::Start(options);
   if (!client.ok()) {
     return std::move(client).error();
@@ -184,6 +189,8 @@ Result<Execution> Engine::Run(std::string_view script, const Limits& limits,
     request.policy.sandbox_uid = config_.sandbox_uid;
     request.policy.sandbox_gid = config_.sandbox_gid;
     request.policy.tmp_size_bytes = limits.tmp_bytes;
+    request.policy.flags = config_.test_relaxations & (sandbox::kPolicyTestNoSeccomp |
+                                                       sandbox::kPolicyTestNoUserNamespaceLimit);
   }
   if (!enforcement_.memory_by_cgroup) {
     // Coarse fallback: RLIMIT_AS counts the address space inherited from the zygote too.

@@ -31,8 +31,11 @@ struct EngineConfig {
   // SECURITY.md). Always on in pyexec; only tests turn it off, for the positive controls that
   // prove a probe would notice the breach the jail prevents.
   bool jail = true;
-  uint32_t sandbox_uid = 64000;  // a host uid no other process uses; never 0
+  uint32_t sandbox_uid = 64000;  // a host uid no other process uses; never 0 (root only)
   uint32_t sandbox_gid = 64000;
+  // Tests only: sandbox::kPolicyTestNo* bits, each switching off one control of the jail so a
+  // hostile test can show its probe would notice the breach. No flag or variable sets these.
+  uint32_t test_relaxations = 0;
 };
 
 struct Usage {
@@ -80,6 +83,9 @@ class Engine {
 
   const EngineConfig& config() const { return config_; }
   const Enforcement& enforcement() const { return enforcement_; }
+  // Started by an ordinary user: the zygote has a user namespace of its own, and scripts run as
+  // that user's uid (seen as 65534 inside) rather than as the sandbox uid.
+  bool rootless() const { return rootless_; }
   pid_t zygote_pid() { return zygote_->pid(); }
 
  private:
@@ -90,6 +96,7 @@ class Engine {
   std::optional<cgroup::CgroupTree> cgroups_;
   std::unique_ptr<zygote::ZygoteClient> zygote_;
   sys::UniqueFd root_fd_;  // jail only: the placeholder working directory of fork requests
+  bool rootless_ = false;
   std::atomic<uint64_t> next_id_{1};
 };
 

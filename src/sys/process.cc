@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -12,6 +13,7 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <string>
 
 #include "sys/fds.h"
 
@@ -19,6 +21,18 @@ namespace pyexec::sys {
 namespace {
 
 int PidfdOpen(pid_t pid) { return static_cast<int>(syscall(SYS_pidfd_open, pid, 0)); }
+
+// open + write + close, async-signal-safe (for a child between fork and exec).
+bool WriteWhole(const char* path, const char* text) {
+  const int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return false;
+  }
+  const size_t length = strlen(text);
+  const bool written = write(fd, text, length) == static_cast<ssize_t>(length);
+  close(fd);
+  return written;
+}
 
 }  // namespace
 
@@ -120,11 +134,25 @@ Result<ChildProcess> Spawn(const SpawnSpec& spec) {
   const int null_fd = dev_null.get();
   const int target_count = static_cast<int>(spec.fd_map.size());
 
-  const pid_t pid = fork();
+  const std::string uid_map = "0 " + std::to_string(geteuid()) + " 1\n";
+  const std::string gid_map = "0 " + std::to_string(getegid()) + " 1\n";
+  const bool namespaces = spec.new_user_and_pid_namespace;
+
+  // clone() without a stack behaves as fork(), with namespaces for the child.
+  const pid_t pid =
+      namespaces ? static_cast<pid_t>(syscall(SYS_clone, CLONE_NEWUSER | CLONE_NEWPID | SIGCHLD,
+                                              nullptr, nullptr, nullptr, 0))
+                 : fork();
   if (pid < 0) {
-    return SysError("fork", errno);
+    return SysError(namespaces ? "clone(CLONE_NEWUSER|CLONE_NEWPID)" : "fork", errno);
   }
   if (pid == 0) {
+    // "deny" must precede an unprivileged gid_map (user_namespaces(7)).
+    if (namespaces && (!WriteWhole("/proc/self/setgroups", "deny") ||
+                       !WriteWhole("/proc/self/uid_map", uid_map.c_str()) ||
+                       !WriteWhole("/proc/self/gid_map", gid_map.c_str()))) {
+      _exit(126);
+    }
     for (int target = 0; target < target_count; ++target) {
       const int source = sources[static_cast<size_t>(target)];
       if (source >= 0) {

@@ -53,6 +53,12 @@ struct SpawnSpec {
   // fd_map[i] becomes descriptor i in the child (-1: /dev/null for 0..2, closed otherwise);
   // every other descriptor is closed.
   std::vector<int> fd_map;
+  // The child starts as pid 1 of a new pid namespace inside a new user namespace in which it is
+  // uid/gid 0, mapped onto the caller's effective ids only (setgroups denied): what an ordinary
+  // user needs to make namespaces (user_namespaces(7)). The child writes its own maps before
+  // exec, so it keeps every capability in the new namespace across exec; it exits 126 if it
+  // cannot.
+  bool new_user_and_pid_namespace = false;
 };
 
 // fork + execve. Between the two the child only calls async-signal-safe functions (dup2,

@@ -21,6 +21,9 @@ struct ZygoteOptions {
   std::vector<std::string> preload;  // modules imported before the first fork
   std::string log_level = "warning";
   std::chrono::milliseconds start_timeout{120000};
+  // Started by an ordinary user: the zygote runs as pid 1 of its own pid namespace and uid 0 of
+  // its own user namespace (mapping only that user), where it may make the jail's namespaces.
+  bool rootless = false;
 };
 
 // The environment the zygote (and so every script) gets: nothing of the server's own, except

@@ -10,6 +10,7 @@
 
 #include <array>
 #include <cerrno>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -18,7 +19,9 @@
 #include "sandbox/contain.h"
 #include "sandbox/init_image.h"
 #include "sandbox/pid_namespace.h"
+#include "sandbox/policy.h"
 #include "sys/fds.h"
+#include "sys/files.h"
 #include "util/log.h"
 #include "util/strings.h"
 #include "zygote/embedded_python.h"
@@ -69,8 +72,8 @@ size_t CountThreads() {
 
 class Zygote {
  public:
-  Zygote(sandbox::SeccompProgram seccomp, sys::UniqueFd init_image)
-      : seccomp_(std::move(seccomp)), init_image_(std::move(init_image)) {}
+  Zygote(sandbox::SeccompProgram seccomp, sys::UniqueFd init_image, bool rootless)
+      : seccomp_(std::move(seccomp)), init_image_(std::move(init_image)), rootless_(rootless) {}
 
   [[noreturn]] void Loop() {
     sigset_t chld;
@@ -122,6 +125,12 @@ class Zygote {
     std::vector<sys::UniqueFd>& fds = received->fds;
     const pid_t self = getpid();
     const bool jail = request->policy.jail != 0;
+    // Whether the jail is rootless is the zygote's own fact, checked at start-up; a request
+    // cannot claim it (mapping the script onto "our uid 0" is safe only when that is not root).
+    request->policy.flags &= ~sandbox::kPolicyRootless;
+    if (rootless_) {
+      request->policy.flags |= sandbox::kPolicyRootless;
+    }
     Report report;
     report.kind = ReportKind::kForkFailed;
     pid_t init = 0;
@@ -245,6 +254,7 @@ class Zygote {
 
   const sandbox::SeccompProgram seccomp_;
   const sys::UniqueFd init_image_;  // pyexec-init, exec'd as each pid namespace's pid 1
+  const bool rootless_;             // uid 0 of our own user namespace, not host root
   sys::UniqueFd signal_fd_;
   Result<sandbox::PidNamespaceSwitch> pid_namespaces_ = sandbox::PidNamespaceSwitch::Open();
   std::map<pid_t, Child> children_;  // the executions' main processes
@@ -260,20 +270,52 @@ bool IsZygoteInvocation(int argc, char** argv) {
 void ZygoteEntry(int argc, char** argv) {
   std::vector<std::string> preload;
   LogLevel level = LogLevel::kWarning;
+  bool rootless = false;
   for (int i = 2; i < argc; ++i) {
     const std::string_view arg = argv[i];
     if (arg.rfind("--preload=", 0) == 0) {
       preload = SplitCommaList(arg.substr(10));
     } else if (arg.rfind("--log-level=", 0) == 0) {
       ParseLogLevel(arg.substr(12), &level);
+    } else if (arg == kRootlessFlag) {
+      rootless = true;
     }
   }
   SetLogLevel(level);
-  ZygoteMain(preload);
+  ZygoteMain(preload, rootless);
 }
 
-void ZygoteMain(const std::vector<std::string>& preload) {
+namespace {
+
+// True when this process is uid and gid 0 of a user namespace whose only mapping is one id onto
+// a non-root id outside ("0 1000 1"): what ZygoteClient makes for an ordinary user.
+bool IsRootOfOwnUserNamespace() {
+  for (const char* path : {"/proc/self/uid_map", "/proc/self/gid_map"}) {
+    Result<std::string> map = sys::ReadFile(path);
+    if (!map.ok()) {
+      return false;
+    }
+    unsigned inside = 1;
+    unsigned outside = 0;
+    unsigned count = 0;
+    int consumed = 0;
+    // NOLINTNEXTLINE(cert-err34-c): the whole line is checked through `consumed`
+    if (sscanf(map->c_str(), " %u %u %u\n%n", &inside, &outside, &count, &consumed) != 3 ||
+        static_cast<size_t>(consumed) != map->size() || inside != 0 || outside == 0 || count != 1) {
+      return false;
+    }
+  }
+  return geteuid() == 0 && getegid() == 0;
+}
+
+}  // namespace
+
+void ZygoteMain(const std::vector<std::string>& preload, bool rootless) {
   SetLogTag("zygote");
+  if (rootless && !IsRootOfOwnUserNamespace()) {
+    LogError("started as rootless, but not uid 0 of a user namespace mapping one non-root id");
+    _exit(1);
+  }
   // The zygote ends when the server's end of the control socket closes (the server exited or
   // died), not through PR_SET_PDEATHSIG: that fires when the *thread* that forked us exits,
   // and the server may restart the zygote from any of its threads.
@@ -307,7 +349,7 @@ void ZygoteMain(const std::vector<std::string>& preload) {
     LogError("cannot load pyexec-init: " + init_image.error().ToString());
     _exit(1);
   }
-  Zygote(std::move(seccomp).value(), std::move(init_image).value()).Loop();
+  Zygote(std::move(seccomp).value(), std::move(init_image).value(), rootless).Loop();
 }
 
 }  // namespace pyexec::zygote

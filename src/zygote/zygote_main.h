@@ -10,15 +10,20 @@ namespace pyexec::zygote {
 
 inline constexpr int kControlFd = 3;
 inline constexpr char kZygoteCommand[] = "__zygote";
+// Tells the zygote that ZygoteClient started it in a user namespace of its own (rootless).
+inline constexpr char kRootlessFlag[] = "--rootless";
 
 // True for `<binary> __zygote ...`: how ZygoteClient execs the zygote. Every binary that
 // starts an engine (pyexec, the test and benchmark programs) checks this first thing in main().
 bool IsZygoteInvocation(int argc, char** argv);
 
-// `<binary> __zygote --preload=a,b --log-level=L`: becomes the zygote; never returns.
+// `<binary> __zygote --preload=a,b --log-level=L [--rootless]`: becomes the zygote; never
+// returns.
 [[noreturn]] void ZygoteEntry(int argc, char** argv);
 
 // The control socket is descriptor 3. `preload` names the modules to import before forking.
-[[noreturn]] void ZygoteMain(const std::vector<std::string>& preload);
+// `rootless`: the zygote must be uid 0 of a user namespace that maps it onto a non-root host
+// uid; it verifies that before serving, and its jailed children map onto that uid.
+[[noreturn]] void ZygoteMain(const std::vector<std::string>& preload, bool rootless);
 
 }  // namespace pyexec::zygote

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <linux/capability.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/ipc.h>
@@ -42,6 +43,7 @@
 #include <utility>
 #include <vector>
 
+#include "sandbox/policy.h"
 #include "service/engine.h"
 #include "support/engine_fixture.h"
 #include "sys/event_fd.h"
@@ -478,6 +480,21 @@ TEST_F(JailFilesystem, EtcShadow_IsUnreadable) {
   EXPECT_EQ(Field(Unjailed("jail_host_secret_is_unreadable.py", params), "leaked"), true);
 }
 
+TEST_F(JailFilesystem, SymlinksToHostPaths_LeadNowhere) {
+  PlantedSecret secret("/root");
+  ASSERT_TRUE(secret.ok());
+  nlohmann::json params = {{"path", secret.path()}, {"token", secret.token()}, {"pid", 1}};
+  const nlohmann::json jailed = Jailed("jail_symlink_to_host_path_leads_nowhere.py", params);
+  EXPECT_EQ(Field(jailed, "direct"), false) << jailed;
+  EXPECT_EQ(Field(jailed, "via_init"), false) << jailed;
+  // Positive control: unjailed, both links reach the secret (the second through this test's
+  // own /proc entry: the host's pid 1 may be out of root's reach on a container host).
+  params["pid"] = getpid();
+  const nlohmann::json unjailed = Unjailed("jail_symlink_to_host_path_leads_nowhere.py", params);
+  EXPECT_EQ(Field(unjailed, "direct"), true) << unjailed;
+  EXPECT_EQ(Field(unjailed, "via_init"), true) << unjailed;
+}
+
 TEST_F(JailFilesystem, HostDirectories_AreAbsent) {
   const std::vector<std::string> paths = {"/home", "/root",       "/var",     "/run",        "/srv",
                                           "/sys",  "/boot",       "/mnt",     "/media",      "/opt",
@@ -616,6 +633,23 @@ TEST_F(JailProc, ShowsOnlyTheScriptAndItsChildren) {
   const nlohmann::json unjailed = Unjailed("jail_proc_shows_only_own_processes.py", params);
   EXPECT_EQ(Field(unjailed, "host_pid_visible"), true) << unjailed;
   EXPECT_GT(Field(unjailed, "visible").size(), 2u) << unjailed;
+}
+
+TEST_F(JailProc, NamespaceInit_IsOpaqueToTheScript) {
+  // pyexec-init is pid 1 and was started outside the jail: through /proc/1 it would lead to the
+  // host's root, environment and descriptors if the script could reach it.
+  const nlohmann::json jailed =
+      Jailed("jail_namespace_init_is_opaque.py", {{"pid", 1}, {"signal", true}});
+  for (const char* probe : {"root", "cwd", "environ", "fd", "maps", "kill"}) {
+    EXPECT_NE(Field(jailed, probe), "ok") << probe << ": " << jailed;
+  }
+  // Positive control: as host root without namespaces, the same probe opens another host-root
+  // process's /proc entries (this test's own).
+  const nlohmann::json unjailed =
+      Unjailed("jail_namespace_init_is_opaque.py", {{"pid", getpid()}, {"signal", false}});
+  for (const char* probe : {"root", "cwd", "environ", "fd", "maps"}) {
+    EXPECT_EQ(Field(unjailed, probe), "ok") << probe << ": " << unjailed;
+  }
 }
 
 TEST_F(JailProc, IsAFreshProcMountedNosuidNodevNoexec) {
@@ -767,6 +801,65 @@ TEST_F(JailPrivileges, MountNamespace_CannotBeUnshared) {
   EXPECT_EQ(Field(Unjailed("jail_mount_namespace_cannot_be_unshared.py"), "unshare"), "ok");
 }
 
+TEST_F(JailPrivileges, NestedUserNamespaces_AreLimitedToNone) {
+  Result<std::string> host_before = sys::ReadFile("/proc/sys/user/max_user_namespaces");
+  ASSERT_TRUE(host_before.ok());
+  const nlohmann::json jailed = Jailed("jail_nested_user_namespaces_are_impossible.py");
+  EXPECT_EQ(Field(jailed, "max_user_namespaces"), 0) << jailed;
+  EXPECT_EQ(Field(jailed, "errno"), EPERM) << jailed;  // seccomp refuses it first
+  // The limit is the script's own namespace's: the host's is untouched (writing it from the
+  // wrong namespace would have disabled user namespaces for the whole host).
+  Result<std::string> host_after = sys::ReadFile("/proc/sys/user/max_user_namespaces");
+  ASSERT_TRUE(host_after.ok());
+  EXPECT_EQ(*host_after, *host_before);
+  EXPECT_NE(std::stoll(*host_after), 0);
+
+  // With only seccomp switched off, the limit alone refuses the namespace (ENOSPC:
+  // user_namespaces(7), "the limit ... was reached").
+  const nlohmann::json limit_only =
+      ResultOf(RelaxedEngine(sandbox::kPolicyTestNoSeccomp)
+                   .Run(Payload("jail_nested_user_namespaces_are_impossible.py"), DefaultLimits())
+                   .value(),
+               "jailed without seccomp");
+  EXPECT_EQ(Field(limit_only, "max_user_namespaces"), 0) << limit_only;
+  EXPECT_EQ(Field(limit_only, "errno"), ENOSPC) << limit_only;
+
+  // Positive control: with the limit switched off as well, the same probe makes one.
+  const nlohmann::json neither = ResultOf(
+      RelaxedEngine(sandbox::kPolicyTestNoSeccomp | sandbox::kPolicyTestNoUserNamespaceLimit)
+          .Run(Payload("jail_nested_user_namespaces_are_impossible.py"), DefaultLimits())
+          .value(),
+      "jailed without seccomp nor limit");
+  EXPECT_NE(Field(neither, "max_user_namespaces"), 0) << neither;
+  EXPECT_EQ(Field(neither, "unshare"), 0) << neither;
+}
+
+TEST_F(JailPrivileges, Rlimits_AreSetAndCannotBeRaised) {
+  const nlohmann::json jailed = Jailed("jail_rlimits_cannot_be_raised.py");
+  const nlohmann::json& limits = Field(jailed, "limits");
+  EXPECT_EQ(Field(limits, "core"), nlohmann::json({0, 0})) << jailed;
+  EXPECT_EQ(Field(limits, "memlock"), nlohmann::json({65536, 65536})) << jailed;
+  EXPECT_EQ(Field(limits, "rtprio"), nlohmann::json({0, 0})) << jailed;
+  EXPECT_EQ(Field(limits, "msgqueue"), nlohmann::json({0, 0})) << jailed;
+  const service::Limits defaults = DefaultLimits();
+  EXPECT_EQ(Field(limits, "nofile"), nlohmann::json({defaults.open_files, defaults.open_files}));
+  EXPECT_EQ(Field(limits, "fsize"),
+            nlohmann::json({defaults.file_size_bytes, defaults.file_size_bytes}));
+  for (const char* name : {"core", "memlock", "rtprio", "msgqueue", "nofile", "fsize"}) {
+    EXPECT_EQ(Field(Field(jailed, "raised"), name), false) << name << ": " << jailed;
+  }
+  EXPECT_EQ(Field(jailed, "soft_restored"), true) << jailed;
+  // Positive control: host root raises the same hard limits where the host grants it
+  // CAP_SYS_RESOURCE (some container hosts drop it from every bounding set: there nobody can,
+  // which the probe must then report too).
+  const nlohmann::json unjailed = Unjailed("jail_rlimits_cannot_be_raised.py");
+  EXPECT_EQ(Field(unjailed, "soft_restored"), true) << unjailed;
+  const bool host_can_raise = prctl(PR_CAPBSET_READ, CAP_SYS_RESOURCE) == 1;
+  for (const char* name : {"core", "memlock", "nofile", "fsize"}) {
+    EXPECT_EQ(Field(Field(unjailed, "raised"), name), host_can_raise) << name << ": " << unjailed;
+  }
+}
+
 // ============================== Processes ===================================================
 
 TEST_F(JailProcesses, HostProcesses_CannotBeSignalledOrTraced) {
@@ -817,6 +910,17 @@ TEST_F(JailProcesses, DoubleForkedDaemon_DoesNotSurviveTheRun) {
       Jailed("jail_daemon_does_not_survive.py", {{"name", name}, {"linger_seconds", 0}});
   EXPECT_GT(Field(jailed, "daemon"), 1) << "the daemon did not start: " << jailed;
   const std::vector<HostProcess> left = SandboxProcessesOf(engine.zygote_pid(), name);
+  EXPECT_THAT(left, IsEmpty()) << Describe(left);
+}
+
+TEST_F(JailProcesses, IgnoringSignals_DoesNotOutliveTheDeadline) {
+  service::Engine& engine = JailedEngine();
+  service::Limits limits = DefaultLimits();
+  limits.timeout = std::chrono::seconds(2);
+  const service::Execution run =
+      RunJailed(Payload("jail_ignoring_signals_does_not_outlive_the_deadline.py"), limits);
+  EXPECT_EQ(VerdictOf(run), "timeout") << run.outcome.message << run.stderr_data;
+  const std::vector<HostProcess> left = SandboxProcessesOf(engine.zygote_pid(), "no-tag");
   EXPECT_THAT(left, IsEmpty()) << Describe(left);
 }
 

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 #include <memory>
 #include <sstream>
 #include <thread>
@@ -47,6 +48,22 @@ service::Engine& EngineWithoutJail() {
 }  // namespace
 
 service::Engine& JailedEngine() { return SharedEngine(); }
+
+service::Engine& RelaxedEngine(uint32_t relaxations) {
+  static std::map<uint32_t, std::unique_ptr<service::Engine>> engines;
+  std::unique_ptr<service::Engine>& engine = engines[relaxations];
+  if (!engine) {
+    service::EngineConfig config;
+    config.test_relaxations = relaxations;
+    Result<std::unique_ptr<service::Engine>> created = service::Engine::Create(config);
+    if (!created.ok()) {
+      ADD_FAILURE() << "cannot start a relaxed engine: " << created.error().ToString();
+      std::abort();
+    }
+    engine = std::move(created).value();
+  }
+  return *engine;
+}
 
 service::Engine& UnjailedEngine() { return EngineWithoutJail(); }
 

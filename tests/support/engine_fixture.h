@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,6 +32,12 @@ service::Execution RunScript(std::string_view script,
 // An engine with the jail explicitly off, whatever the default: the positive control of jail
 // and seccomp tests (the same probe must detect the breach without the jail).
 service::Engine& UnjailedEngine();
+
+// A jailed engine with exactly the test-only relaxations `relaxations` (sandbox::kPolicyTestNo*
+// bits), created on first use per value and kept: the positive control of a control that
+// another control would otherwise hide (seccomp refuses unshare before the user namespace limit
+// could).
+service::Engine& RelaxedEngine(uint32_t relaxations);
 
 // Runs `script` on UnjailedEngine(); fails the test on an infrastructure error.
 service::Execution RunUnjailed(std::string_view script,
