@@ -23,12 +23,16 @@ struct InitLaunch {
 };
 
 // The launching child runs on this while the (single-threaded) zygote is suspended.
-alignas(64) std::array<std::byte, 32 * 1024> init_launch_stack;
+alignas(64) std::array<std::byte, size_t{32} * 1024> init_launch_stack;
 
 // Runs in the child, in the zygote's memory: raw system calls only, then exec or _exit.
 int LaunchInit(void* argument) {
   auto* launch = static_cast<InitLaunch*>(argument);
-  if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 ||
+  // Its standard streams go nowhere: the zygote's stderr is the server's log, and pid 1 is
+  // the one process of the namespace that does not run as the script's uid.
+  const int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null_fd < 0 || dup2(null_fd, 0) < 0 || dup2(null_fd, 1) < 0 || dup2(null_fd, 2) < 0 ||
+      prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 ||
       syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
     launch->failed_errno = errno;
     _exit(127);

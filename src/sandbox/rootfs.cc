@@ -140,6 +140,11 @@ void BuildDev(bool bind_devices) {
     CheckStep(symlink(target, name) == 0, Step::kCreateNode, name);
   }
   MakeDirectory("dev/shm", 01777);
+  // Nothing more may be created in /dev. In a rootless jail the tmpfs belongs to the user the
+  // script maps onto, who could otherwise add files; writing to the device nodes still works.
+  CheckStep(mount(nullptr, "dev", nullptr, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NOEXEC,
+                  nullptr) == 0,
+            Step::kMountTmp, "dev");
 }
 
 void MountTmp(uint64_t size_bytes) {

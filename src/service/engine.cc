@@ -16,6 +16,7 @@
 #include "service/capture.h"
 #include "sys/fds.h"
 #include "sys/files.h"
+#include "sys/process.h"
 #include "util/log.h"
 
 namespace pyexec::service {
@@ -237,7 +238,8 @@ Result<Execution> Engine::Run(std::string_view script, const Limits& limits,
   seen.result_limit_bytes = limits.result_bytes;
   seen.memory_limit_bytes = limits.memory_bytes;
   seen.cpu_seconds_limit = limits.cpu_seconds;
-  pid_t child = -1;
+  pid_t child = -1;           // as the zygote numbers it: valid here only when unjailed
+  sys::UniqueFd kill_handle;  // pidfd from the zygote (see kill_execution)
   std::optional<sandbox::SetupFailure> setup_failure;
   zygote::Report exit_report;
   bool zygote_lost = false;
@@ -250,9 +252,15 @@ Result<Execution> Engine::Run(std::string_view script, const Limits& limits,
       if (Status s = cgroup->KillAll(); !s.ok()) {
         LogWarning("killing execution " + std::to_string(id) + ": " + s.error().ToString());
       }
-    } else if (child > 0) {
-      // Without a cgroup the child's process group is the best handle on what it started
-      // (it is a session leader). Processes that left the group can escape: documented.
+    } else if (config_.jail && kill_handle) {
+      // Without a cgroup: the namespace's init, and with it everything in the namespace.
+      if (Status s = sys::SignalPidfd(kill_handle.get(), SIGKILL); !s.ok()) {
+        LogWarning("killing execution " + std::to_string(id) + ": " + s.error().ToString());
+      }
+    } else if (!config_.jail && child > 0) {
+      // Unjailed (tests only; the zygote shares our pid namespace): the child's process group
+      // is the best handle on what it started (it is a session leader). Processes that left
+      // the group can escape.
       kill(-child, SIGKILL);
       kill(child, SIGKILL);
     }
@@ -292,7 +300,7 @@ Result<Execution> Engine::Run(std::string_view script, const Limits& limits,
     }
     if (polled[0].revents != 0) {
       std::array<std::byte, sizeof(zygote::Report) + 1> buffer{};
-      Result<sys::Received> got = sys::ReceiveWithFds(report_fd.get(), buffer, 0);
+      Result<sys::Received> got = sys::ReceiveWithFds(report_fd.get(), buffer, 1);
       std::optional<zygote::Report> message;
       if (got.ok() && got->bytes > 0) {
         message = zygote::DecodeReport(std::span(buffer.data(), got->bytes));
@@ -309,6 +317,9 @@ Result<Execution> Engine::Run(std::string_view script, const Limits& limits,
       }
       if (message->kind == zygote::ReportKind::kStarted) {
         child = message->pid;
+        if (!got->fds.empty()) {
+          kill_handle = std::move(got->fds.front());
+        }
         trace.started = Clock::now();
       } else if (message->kind == zygote::ReportKind::kForkFailed) {
         return SysError("fork (in the zygote)", message->sys_errno);

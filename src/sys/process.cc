@@ -58,6 +58,21 @@ void ChildProcess::KillAndReap() {
   pidfd_.Reset();
 }
 
+Result<UniqueFd> OpenPidfd(pid_t pid) {
+  UniqueFd pidfd(PidfdOpen(pid));
+  if (!pidfd) {
+    return SysError("pidfd_open(" + std::to_string(pid) + ")", errno);
+  }
+  return pidfd;
+}
+
+Status SignalPidfd(int pidfd, int signal_number) {
+  if (syscall(SYS_pidfd_send_signal, pidfd, signal_number, nullptr, 0) != 0 && errno != ESRCH) {
+    return SysError("pidfd_send_signal", errno);
+  }
+  return OkStatus();
+}
+
 Status ChildProcess::Signal(int signal_number) const {
   if (pid_ <= 0) {
     return OkStatus();

@@ -61,6 +61,13 @@ struct SpawnSpec {
   bool new_user_and_pid_namespace = false;
 };
 
+// A pidfd for `pid` (as this process's pid namespace numbers it), O_CLOEXEC by default
+// (pidfd_open(2)). A pidfd names the process whatever namespace the holder is in, so it can
+// cross to a process that sees other pid numbers, and it never names a recycled pid.
+Result<UniqueFd> OpenPidfd(pid_t pid);
+// pidfd_send_signal(2); a process that has already exited is not an error.
+Status SignalPidfd(int pidfd, int signal_number);
+
 // fork + execve. Between the two the child only calls async-signal-safe functions (dup2,
 // close_range, execve, _exit), so this is safe from a multi-threaded process.
 Result<ChildProcess> Spawn(const SpawnSpec& spec);

@@ -22,6 +22,7 @@
 #include "sandbox/policy.h"
 #include "sys/fds.h"
 #include "sys/files.h"
+#include "sys/process.h"
 #include "util/log.h"
 #include "util/strings.h"
 #include "zygote/embedded_python.h"
@@ -169,7 +170,17 @@ class Zygote {
     }
     report.kind = ReportKind::kStarted;
     report.pid = pid;
-    SendReport(fds[kReportFd].get(), report);
+    // With the report goes a pidfd of what ends the whole execution when killed: the namespace's
+    // init when jailed, else the child. The server cannot use our pid numbers: in a rootless
+    // zygote they belong to our own pid namespace, not to the server's.
+    Result<sys::UniqueFd> kill_handle = sys::OpenPidfd(init > 0 ? init : pid);
+    if (!kill_handle.ok()) {
+      LogWarning("execution started without a kill handle: " + kill_handle.error().ToString());
+    }
+    const int handle_fd = kill_handle.ok() ? kill_handle->get() : -1;
+    (void)sys::SendWithFds(
+        fds[kReportFd].get(), Encode(report),
+        handle_fd >= 0 ? std::span<const int>(&handle_fd, 1) : std::span<const int>());
     // Keep only the report socket; the other descriptors belong to the child now.
     Child& child = children_[pid];
     child.report_socket = std::move(fds[kReportFd]);

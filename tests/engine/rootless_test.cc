@@ -13,10 +13,13 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "support/command.h"
@@ -80,7 +83,7 @@ TEST_F(Rootless, Doctor_FindsEveryMandatoryControlAsAnOrdinaryUser) {
 
 // Without a delegated cgroup subtree the user's executions are bounded by rlimits: RLIMIT_AS
 // for memory and RLIMIT_NPROC, counted in the script's own user namespace, for processes.
-TEST_F(Rootless, MemoryAndForkBombs_AreStoppedByRlimits) {
+TEST_F(Rootless, MemoryBomb_IsStoppedByRlimitAs) {
 #if defined(__SANITIZE_ADDRESS__)
   GTEST_SKIP() << "AddressSanitizer reserves terabytes of address space: RLIMIT_AS cannot work";
 #endif
@@ -90,7 +93,9 @@ TEST_F(Rootless, MemoryAndForkBombs_AreStoppedByRlimits) {
   EXPECT_EQ(memory.exit_code, 1) << memory.out << memory.err;
   EXPECT_EQ(nlohmann::json::parse(memory.out, nullptr, false)["status"], "memory_limit")
       << memory.out;
+}
 
+TEST_F(Rootless, ForkBomb_IsStoppedByRlimitNproc) {
   const CommandResult forks = RunAsUser({"run", "-"}, ReadPayload("fork_bomb_is_stopped.py"));
   ASSERT_EQ(forks.exit_code, 0) << forks.out << forks.err;
   const nlohmann::json result = nlohmann::json::parse(forks.out, nullptr, false)["result"];
@@ -98,6 +103,58 @@ TEST_F(Rootless, MemoryAndForkBombs_AreStoppedByRlimits) {
   // The default limit (128) holds threads and processes together, pyexec-init included.
   EXPECT_LT(result["forked"].get<int>(), 128) << result;
   EXPECT_GT(result["forked"].get<int>(), 8) << result;
+}
+
+// Processes of kUserId on the host whose command line contains `tag`.
+std::vector<pid_t> UserProcessesWith(const std::string& tag) {
+  std::vector<pid_t> found;
+  std::error_code ignored;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ignored)) {
+    const std::string name = entry.path().filename().string();
+    if (name.find_first_not_of("0123456789") != std::string::npos) {
+      continue;
+    }
+    struct stat info {};
+    if (stat(entry.path().c_str(), &info) != 0 || info.st_uid != kUserId) {
+      continue;
+    }
+    std::ifstream file(entry.path() / "cmdline", std::ios::binary);
+    std::string command_line((std::istreambuf_iterator<char>(file)),
+                             std::istreambuf_iterator<char>());
+    if (command_line.find(tag) != std::string::npos) {
+      found.push_back(std::stoi(name));
+    }
+  }
+  return found;
+}
+
+// Without cgroups the deadline kills the execution's pid namespace through a pidfd of its init
+// (the zygote's pid numbers are not the server's): a daemon in a session of its own goes too.
+TEST_F(Rootless, Timeout_KillsTheWholeExecution) {
+  const std::string tag = "9" + std::to_string(getpid() % 100000) + "7";  // sleep's argument
+  const std::string script =
+      "import subprocess, time\n"
+      "def main():\n"
+      "    subprocess.Popen(['/bin/sleep', '" +
+      tag +
+      "'], start_new_session=True)\n"
+      "    time.sleep(120)\n";
+  CommandResult result;
+  std::thread runner([&] { result = RunAsUser({"run", "--timeout", "5", "-"}, script); });
+  // Positive control: while the execution runs, the scan finds its daemon.
+  bool seen = false;
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!seen && std::chrono::steady_clock::now() < give_up) {
+    seen = !UserProcessesWith(tag).empty();
+    if (!seen) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  runner.join();
+  EXPECT_TRUE(seen) << "the daemon was never seen running";
+  EXPECT_EQ(result.exit_code, 1) << result.out << result.err;
+  EXPECT_EQ(nlohmann::json::parse(result.out, nullptr, false)["status"], "timeout") << result.out;
+  EXPECT_THAT(UserProcessesWith(tag), ::testing::IsEmpty());
 }
 
 TEST_F(Rootless, Jail_HidesTheUsersFilesAndTheHostAndDropsEverything) {
@@ -141,6 +198,10 @@ TEST_F(Rootless, Jail_HidesTheUsersFilesAndTheHostAndDropsEverything) {
   EXPECT_EQ(jailed["pids"], nlohmann::json({1, 2})) << jailed;  // pyexec-init and the script
   EXPECT_EQ(jailed["max_user_namespaces"], 0) << jailed;
   EXPECT_EQ(jailed["usr_writable"], false) << jailed;
+  EXPECT_EQ(jailed["dev_writable"], false) << jailed;
+  EXPECT_THAT(jailed["init_stderr"].get<std::string>(),
+              ::testing::AnyOf("/dev/null", "Permission denied"))
+      << jailed;
   EXPECT_EQ(jailed["status"]["CapEff"], "0000000000000000") << jailed;
   EXPECT_EQ(jailed["status"]["CapPrm"], "0000000000000000") << jailed;
   EXPECT_EQ(jailed["status"]["CapBnd"], "0000000000000000") << jailed;

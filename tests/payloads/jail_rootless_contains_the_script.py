@@ -40,6 +40,23 @@ def usr_writable():
         return False
 
 
+def dev_writable():
+    try:
+        open("/dev/pyexec-rootless-probe", "w").close()
+        os.unlink("/dev/pyexec-rootless-probe")
+        return True
+    except OSError:
+        return False
+
+
+def init_stderr():
+    # pid 1 (pyexec-init) runs as the same host user here: its descriptors must lead nowhere.
+    try:
+        return os.readlink("/proc/1/fd/2")
+    except OSError as error:
+        return os.strerror(error.errno)
+
+
 def main():
     with open("/proc/sys/user/max_user_namespaces") as f:
         max_user_namespaces = int(f.read())
@@ -55,4 +72,6 @@ def main():
         "pids": sorted(int(name) for name in os.listdir("/proc") if name.isdigit()),
         "max_user_namespaces": max_user_namespaces,
         "usr_writable": usr_writable(),
+        "dev_writable": dev_writable(),
+        "init_stderr": init_stderr(),
     }
