@@ -386,9 +386,11 @@ std::vector<ControlSupport> ProbeHostSupport(uint32_t sandbox_uid, uint32_t sand
   controls.push_back(Control("pivot_root", true, ProbePivotRoot(base)));
   controls.push_back(Control("seccomp_filter", true, ProbeSeccompFilter()));
   controls.push_back(Control("no_new_privs", true, ProbeNoNewPrivs()));
-  controls.push_back(Control("ipc_namespace", false, ProbeUnshare(base | CLONE_NEWIPC)));
-  controls.push_back(Control("uts_namespace", false, ProbeUnshare(base | CLONE_NEWUTS)));
-  controls.push_back(Control("cgroup_namespace", false, ProbeUnshare(base | CLONE_NEWCGROUP)));
+  // The jail unshares these with the mount and network namespaces in one call (contain.cc):
+  // without any of them, no execution can start, so each is mandatory too.
+  controls.push_back(Control("ipc_namespace", true, ProbeUnshare(base | CLONE_NEWIPC)));
+  controls.push_back(Control("uts_namespace", true, ProbeUnshare(base | CLONE_NEWUTS)));
+  controls.push_back(Control("cgroup_namespace", true, ProbeUnshare(base | CLONE_NEWCGROUP)));
   return controls;
 }
 

@@ -98,7 +98,11 @@ Enforcement DescribeEnforcement(const cgroup::HostCgroups* host, CgroupMode mode
   e.pids = e.pids_by_cgroup         ? backend(pids_backend)
            : jail || geteuid() != 0 ? "rlimit (RLIMIT_NPROC)"
                                     : "none (RLIMIT_NPROC does not apply to root)";
-  e.kill = host && host->CanKillTree() ? "cgroup.kill" : host ? "cgroup.procs" : "process group";
+  // Without cgroups a jailed execution ends with its pid namespace (its init is killed).
+  e.kill = host && host->CanKillTree() ? "cgroup.kill"
+           : host                      ? "cgroup.procs"
+           : jail                      ? "pid namespace"
+                                       : "process group";
   e.cpu_accounting = host && !host->CpuBackend().empty() ? backend(host->CpuBackend()) : "rusage";
   return e;
 }

@@ -58,7 +58,7 @@ struct Enforcement {
   std::string cgroup_mode;        // "hybrid", "v2", "v1", "none" or "off"
   std::string memory;             // "cgroup v1", "cgroup v2", "rlimit (RLIMIT_AS)"
   std::string pids;               // "cgroup v1", "cgroup v2", "rlimit (RLIMIT_NPROC)"
-  std::string kill;               // "cgroup.kill", "cgroup.procs", "process group"
+  std::string kill;               // "cgroup.kill", "cgroup.procs", "pid namespace", "process group"
   std::string cpu_accounting;     // "cgroup v2", "cgroup v1", "rusage"
   bool memory_by_cgroup = false;  // false: the RLIMIT_AS fallback applies
   bool pids_by_cgroup = false;    // false: the RLIMIT_NPROC fallback applies

@@ -5,6 +5,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -326,6 +327,14 @@ void ZygoteMain(const std::vector<std::string>& preload, bool rootless) {
   if (rootless && !IsRootOfOwnUserNamespace()) {
     LogError("started as rootless, but not uid 0 of a user namespace mapping one non-root id");
     _exit(1);
+  }
+  // Scripts map onto the invoking user: if that user owns pyexec's binary, a script can chmod it
+  // through /proc/self/exe (writing it is refused while it runs: ETXTBSY).
+  struct stat binary {};
+  if (rootless && stat("/proc/self/exe", &binary) == 0 && binary.st_uid == 0) {
+    LogWarning(
+        "the pyexec binary is owned by the user running it: install it owned by root "
+        "(see SECURITY.md, rootless)");
   }
   // The zygote ends when the server's end of the control socket closes (the server exited or
   // died), not through PR_SET_PDEATHSIG: that fires when the *thread* that forked us exits,

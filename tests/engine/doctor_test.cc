@@ -33,10 +33,10 @@ using ::testing::IsEmpty;
 // Every control doctor reports, and whether the jail cannot run without it.
 const std::map<std::string, bool>& ExpectedControls() {
   static const std::map<std::string, bool> kControls = {
-      {"user_namespace", true},    {"pid_namespace", true},  {"net_namespace", true},
-      {"mount_namespace", true},   {"pivot_root", true},     {"seccomp_filter", true},
-      {"no_new_privs", true},      {"ipc_namespace", false}, {"uts_namespace", false},
-      {"cgroup_namespace", false},
+      {"user_namespace", true},   {"pid_namespace", true}, {"net_namespace", true},
+      {"mount_namespace", true},  {"pivot_root", true},    {"seccomp_filter", true},
+      {"no_new_privs", true},     {"ipc_namespace", true}, {"uts_namespace", true},
+      {"cgroup_namespace", true},
   };
   return kControls;
 }

@@ -860,6 +860,30 @@ TEST_F(JailPrivileges, Rlimits_AreSetAndCannotBeRaised) {
   }
 }
 
+// Fail-closed: a control that cannot be applied ends the execution with an internal error
+// naming the step, before any of the script runs. A sandbox uid of 0 is refused by the uid
+// switch (privileges.cc), which makes a real set-up step fail on demand.
+TEST_F(JailPrivileges, FailingSetupStep_IsAnErrorNamingTheStepAndTheScriptNeverRuns) {
+  service::EngineConfig config;
+  config.sandbox_uid = 0;
+  Result<std::unique_ptr<service::Engine>> engine = service::Engine::Create(config);
+  ASSERT_TRUE(engine.ok()) << engine.error().ToString();
+  PlantedSecret marker_dir("/tmp");  // a host directory the script would write to unconfined
+  ASSERT_TRUE(marker_dir.ok());
+  const std::string marker = marker_dir.path() + ".ran";
+  const std::string script = "open('" + marker + "', 'w').close()\ndef main():\n    return 1\n";
+  Result<service::Execution> run = (*engine)->Run(script, DefaultLimits());
+  ASSERT_FALSE(run.ok()) << "the script ran: " << run.value().outcome.message;
+  EXPECT_EQ(run.error().code, ErrorCode::kSetupFailed) << run.error().ToString();
+  EXPECT_THAT(run.error().ToString(), HasSubstr("switch_user")) << run.error().ToString();
+  EXPECT_FALSE(sys::PathExists(marker));
+  // Positive control: on an unjailed engine the same script does write the marker.
+  const service::Execution unjailed = RunUnjailed(script);
+  EXPECT_EQ(VerdictOf(unjailed), "ok") << unjailed.outcome.message;
+  EXPECT_TRUE(sys::PathExists(marker));
+  std::remove(marker.c_str());
+}
+
 // ============================== Processes ===================================================
 
 TEST_F(JailProcesses, HostProcesses_CannotBeSignalledOrTraced) {
