@@ -15,6 +15,7 @@
 
 #include "api/execution_json.h"
 #include "app/doctor.h"
+#include "app/serve.h"
 #include "service/engine.h"
 #include "service/limits.h"
 #include "util/log.h"
@@ -200,6 +201,73 @@ int RunCli(int argc, char** argv) {
   run->add_option("--memory-mb", memory_mb, "Memory limit in MiB (at most --max-memory-mb)");
   run_flags.Register(run);
 
+  EngineFlags serve_flags;
+  serve_flags.log_level = "info";  // the service logs one line per request at info
+  ServeOptions serve_options;
+  CLI::App* serve = app.add_subcommand(
+      "serve",
+      "Serve the HTTP API (POST /execute, GET /health) until SIGTERM or SIGINT.\n"
+      "Prints \"pyexec serve: listening on HOST:PORT\" on stderr once ready.");
+  serve->add_option("--host", serve_options.host, "IP address to listen on (not a host name)")
+      ->envname("PYEXEC_HOST")
+      ->capture_default_str();
+  serve->add_option("--port", serve_options.port, "TCP port; 0 picks a free one")
+      ->envname("PYEXEC_PORT")
+      ->capture_default_str();
+  serve
+      ->add_option("--max-concurrency", serve_options.max_concurrency,
+                   "Executions at once; 0: max(1, min(2 x cores, (RAM - 1 GiB) / "
+                   "--max-memory-mb))")
+      ->envname("PYEXEC_MAX_CONCURRENCY")
+      ->check(CLI::Range(0, 4096))
+      ->capture_default_str();
+  serve
+      ->add_option("--queue", serve_options.queue,
+                   "Requests waiting for a free slot; beyond it: 429 at once")
+      ->envname("PYEXEC_QUEUE")
+      ->check(CLI::Range(0, 100000))
+      ->capture_default_str();
+  serve
+      ->add_option("--max-script-bytes", serve_options.max_script_bytes,
+                   "Largest script in UTF-8 bytes (the body may be 64 KiB more)")
+      ->envname("PYEXEC_MAX_SCRIPT_BYTES")
+      ->check(CLI::Range(1, 64 * 1024 * 1024))
+      ->capture_default_str();
+  serve
+      ->add_option("--max-connections", serve_options.max_connections,
+                   "Open connections; one more is answered 503 and closed")
+      ->envname("PYEXEC_MAX_CONNECTIONS")
+      ->check(CLI::Range(1, 65536))
+      ->capture_default_str();
+  serve->add_option("--io-threads", serve_options.io_threads, "Threads serving connections")
+      ->envname("PYEXEC_IO_THREADS")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  serve
+      ->add_option("--header-timeout", serve_options.header_timeout_seconds,
+                   "Seconds a client has to send the request line and header fields")
+      ->envname("PYEXEC_HEADER_TIMEOUT")
+      ->check(CLI::Range(0.01, 3600.0))
+      ->capture_default_str();
+  serve
+      ->add_option("--body-timeout", serve_options.body_timeout_seconds,
+                   "Seconds a client has to send the body once the header is in")
+      ->envname("PYEXEC_BODY_TIMEOUT")
+      ->check(CLI::Range(0.01, 3600.0))
+      ->capture_default_str();
+  serve
+      ->add_option("--shutdown-grace", serve_options.shutdown_grace_seconds,
+                   "On SIGTERM/SIGINT, seconds running executions get to finish before they "
+                   "are killed")
+      ->envname("PYEXEC_SHUTDOWN_GRACE")
+      ->check(CLI::Range(0.0, 3600.0))
+      ->capture_default_str();
+  serve
+      ->add_option("--port-file", serve_options.port_file,
+                   "Write the bound port to this file once listening")
+      ->envname("PYEXEC_PORT_FILE");
+  serve_flags.Register(serve);
+
   bool doctor_json = false;
   CLI::App* doctor = app.add_subcommand(
       "doctor",
@@ -214,10 +282,18 @@ int RunCli(int argc, char** argv) {
     return code == 0 ? kExitOk : kExitUsage;
   }
   LogLevel level = LogLevel::kWarning;
-  ParseLogLevel(run_flags.log_level, &level);
+  ParseLogLevel(serve->parsed() ? serve_flags.log_level : run_flags.log_level, &level);
   SetLogLevel(level);
   if (run->parsed()) {
     return Run(run_flags, path, service::LimitRequest{timeout, memory_mb});
+  }
+  if (serve->parsed()) {
+    service::EngineConfig config = serve_flags.ToConfig();
+    // The zygote logs start-ups and failures only; info is for the service's request lines.
+    if (level < LogLevel::kWarning && level != LogLevel::kDebug) {
+      config.log_level = "warning";
+    }
+    return RunServe(serve_options, config);
   }
   if (doctor->parsed()) {
     return RunDoctor(doctor_json);

@@ -26,34 +26,11 @@ namespace {
 // executable imports from the same site-packages.
 constexpr char kPython[] = "/usr/bin/python3";
 constexpr char kPythonCheck[] =
-    "import numpy, pandas; print(numpy.__version__, pandas.__version__)";
+    "import numpy, pandas, platform; "
+    "print(numpy.__version__, pandas.__version__, platform.python_version())";
 // A cold import of pandas from a slow disk takes seconds; this only bounds a hung interpreter.
 constexpr std::chrono::seconds kPythonTimeout{60};
 constexpr size_t kPythonOutputBytes = size_t{64} * 1024;
-
-struct PythonCheck {
-  bool ok = false;
-  std::string numpy_version;
-  std::string pandas_version;
-  std::string detail;
-};
-
-struct CgroupPicture {
-  cgroup::HostCgroups host;
-  bool usable = false;  // pyexec's cgroup tree could be created here
-  std::string error;    // why not, when it could not
-  service::Enforcement enforcement;
-};
-
-struct DoctorReport {
-  std::string kernel;
-  bool root = false;
-  bool initial_user_namespace = true;
-  std::vector<sandbox::ControlSupport> controls;
-  CgroupPicture cgroups;
-  PythonCheck python;
-  std::vector<std::string> missing;  // mandatory controls not supported, and "python"
-};
 
 std::string LastLine(const std::string& text) {
   const size_t end = text.find_last_not_of("\n ");
@@ -94,7 +71,7 @@ PythonCheck CheckPython() {
     return check;
   }
   std::istringstream words(run->out);
-  words >> check.numpy_version >> check.pandas_version;
+  words >> check.numpy_version >> check.pandas_version >> check.python_version;
   if (check.pandas_version.empty()) {
     check.detail = "unexpected output: " + LastLine(run->out);
     return check;
@@ -122,7 +99,9 @@ CgroupPicture InspectCgroups() {
   return picture;
 }
 
-DoctorReport Examine() {
+}  // namespace
+
+DoctorReport ExamineHost() {
   DoctorReport report;
   report.kernel = sandbox::KernelRelease();
   report.root = geteuid() == 0;
@@ -143,11 +122,15 @@ DoctorReport Examine() {
   return report;
 }
 
+namespace {
+
 nlohmann::ordered_json BackendJson(const std::string& backend) {
   return backend.empty() ? nlohmann::ordered_json(nullptr) : nlohmann::ordered_json(backend);
 }
 
-std::string RenderJson(const DoctorReport& report) {
+}  // namespace
+
+nlohmann::ordered_json DoctorJson(const DoctorReport& report) {
   nlohmann::ordered_json controls = nlohmann::ordered_json::array();
   for (const sandbox::ControlSupport& control : report.controls) {
     controls.push_back({{"name", control.name},
@@ -168,7 +151,7 @@ std::string RenderJson(const DoctorReport& report) {
   }
   const service::Enforcement& e = report.cgroups.enforcement;
   const PythonCheck& python = report.python;
-  const nlohmann::ordered_json document = {
+  nlohmann::ordered_json document = {
       {"ready", report.missing.empty()},
       {"missing", report.missing},
       {"kernel", report.kernel},
@@ -185,14 +168,18 @@ std::string RenderJson(const DoctorReport& report) {
       {"python",
        {{"path", kPython},
         {"ok", python.ok},
+        {"version", python.ok ? nlohmann::ordered_json(python.python_version)
+                              : nlohmann::ordered_json(nullptr)},
         {"numpy", python.ok ? nlohmann::ordered_json(python.numpy_version)
                             : nlohmann::ordered_json(nullptr)},
         {"pandas", python.ok ? nlohmann::ordered_json(python.pandas_version)
                              : nlohmann::ordered_json(nullptr)},
         {"detail", python.detail}}},
   };
-  return document.dump(2);
+  return document;
 }
+
+namespace {
 
 std::string Pad(const std::string& text, size_t width) {
   return text.size() >= width ? text + " " : text + std::string(width - text.size(), ' ');
@@ -242,8 +229,8 @@ std::string RenderTable(const DoctorReport& report) {
 }  // namespace
 
 int RunDoctor(bool json) {
-  const DoctorReport report = Examine();
-  std::cout << (json ? RenderJson(report) + "\n" : RenderTable(report)) << std::flush;
+  const DoctorReport report = ExamineHost();
+  std::cout << (json ? DoctorJson(report).dump(2) + "\n" : RenderTable(report)) << std::flush;
   return report.missing.empty() ? kExitOk : kExitNotReady;
 }
 

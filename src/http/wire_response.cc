@@ -15,7 +15,7 @@ namespace beast_http = boost::beast::http;
 
 // Beast refuses fields of 64 KiB or more by throwing; handlers' fields stay far below.
 constexpr size_t kMaxExtraNameBytes = 256;
-constexpr size_t kMaxExtraValueBytes = 8 * 1024;
+constexpr size_t kMaxExtraValueBytes = size_t{8} * 1024;
 
 constexpr std::array<std::string_view, 7> kServerOwnedFields = {
     "Content-Length", "Transfer-Encoding", "Connection",  "Keep-Alive",

@@ -18,9 +18,9 @@ class PidNamespaceSwitch {
   // unshare(CLONE_NEWPID): the next fork()'s child is pid 1 of a new namespace.
   Status NewForNextChild() const;
   // Execs pyexec-init (`image_fd`, from sys::MakeExecutableMemfd) as that pid 1, with 0-2 on
-  // /dev/null and no other descriptor, an empty environment and PR_SET_PDEATHSIG. Returns its pid as the
-  // zygote sees it. It shares the zygote's memory only until its exec (CLONE_VM|CLONE_VFORK, as
-  // posix_spawn does), so the zygote's page tables are not copied twice per execution.
+  // /dev/null and no other descriptor, an empty environment and PR_SET_PDEATHSIG. Returns its pid
+  // as the zygote sees it. It shares the zygote's memory only until its exec (CLONE_VM|CLONE_VFORK,
+  // as posix_spawn does), so the zygote's page tables are not copied twice per execution.
   Result<pid_t> StartInit(int image_fd) const;
   // setns(own, CLONE_NEWPID): later children are born in the zygote's namespace again (a second
   // unshare(CLONE_NEWPID) is EINVAL until then; see pid_namespaces(7)).

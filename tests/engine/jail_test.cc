@@ -881,7 +881,7 @@ TEST_F(JailPrivileges, FailingSetupStep_IsAnErrorNamingTheStepAndTheScriptNeverR
   const service::Execution unjailed = RunUnjailed(script);
   EXPECT_EQ(VerdictOf(unjailed), "ok") << unjailed.outcome.message;
   EXPECT_TRUE(sys::PathExists(marker));
-  std::remove(marker.c_str());
+  (void)std::remove(marker.c_str());
 }
 
 // ============================== Processes ===================================================

@@ -78,7 +78,7 @@ TEST(WireResponse, ExtraFields_AreFiltered) {
   EXPECT_FALSE(IsAllowedExtraHeader({"Bad Name", "x"}));
   EXPECT_FALSE(IsAllowedExtraHeader({"X-A", "a\r\nSet-Cookie: x"}));
   EXPECT_FALSE(IsAllowedExtraHeader({"X-A", std::string("a\0b", 3)}));
-  EXPECT_FALSE(IsAllowedExtraHeader({"X-A", std::string(100 * 1024, 'v')}));
+  EXPECT_FALSE(IsAllowedExtraHeader({"X-A", std::string(size_t{100} * 1024, 'v')}));
 }
 
 TEST(WireResponse, FramingIsTheServers) {

@@ -183,7 +183,7 @@ TEST_F(HttpServerTest, BodyOfOneMebibyte_IsReceivedWhole) {
   StartServer();
   Result<HttpClient> client = Connect();
   ASSERT_TRUE(client.ok()) << client.error().ToString();
-  std::string body(1024 * 1024, 'x');
+  std::string body(size_t{1024} * 1024, 'x');
   body.front() = '<';
   body.back() = '>';
   Result<HttpResponse> response = client->RoundTrip(FormatRequest("POST", "/echo", body));
@@ -377,6 +377,7 @@ TEST_F(HttpServerTest, SeveralIoThreads_ServeConcurrentClients) {
   std::atomic<int> answered{0};
   std::vector<std::string> failures(kClients);
   std::vector<std::thread> clients;
+  clients.reserve(kClients);
   for (int c = 0; c < kClients; ++c) {
     clients.emplace_back([&, c] {
       Result<HttpClient> client = Connect();

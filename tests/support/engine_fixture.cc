@@ -14,16 +14,24 @@
 
 namespace pyexec::testing {
 
+namespace {
+
+// A started engine with `config`, or a failed test and an abort: every test after it would
+// fail for the same reason.
+std::unique_ptr<service::Engine> CreateOrAbort(const service::EngineConfig& config,
+                                               const char* what) {
+  Result<std::unique_ptr<service::Engine>> created = service::Engine::Create(config);
+  if (!created.ok()) {
+    ADD_FAILURE() << "cannot start the " << what << " engine: " << created.error().ToString();
+    std::abort();
+  }
+  return std::move(created).value();
+}
+
+}  // namespace
+
 service::Engine& SharedEngine() {
-  static std::unique_ptr<service::Engine> engine = [] {
-    Result<std::unique_ptr<service::Engine>> created =
-        service::Engine::Create(service::EngineConfig{});
-    if (!created.ok()) {
-      ADD_FAILURE() << "cannot start the engine: " << created.error().ToString();
-      std::abort();
-    }
-    return std::move(created).value();
-  }();
+  static std::unique_ptr<service::Engine> engine = CreateOrAbort(service::EngineConfig{}, "shared");
   return *engine;
 }
 
@@ -35,12 +43,7 @@ service::Engine& EngineWithoutJail() {
   if (!engine) {
     service::EngineConfig config;
     config.jail = false;
-    Result<std::unique_ptr<service::Engine>> created = service::Engine::Create(config);
-    if (!created.ok()) {
-      ADD_FAILURE() << "cannot start the unjailed engine: " << created.error().ToString();
-      std::abort();
-    }
-    engine = std::move(created).value();
+    engine = CreateOrAbort(config, "unjailed");
   }
   return *engine;
 }
@@ -55,12 +58,7 @@ service::Engine& RelaxedEngine(uint32_t relaxations) {
   if (!engine) {
     service::EngineConfig config;
     config.test_relaxations = relaxations;
-    Result<std::unique_ptr<service::Engine>> created = service::Engine::Create(config);
-    if (!created.ok()) {
-      ADD_FAILURE() << "cannot start a relaxed engine: " << created.error().ToString();
-      std::abort();
-    }
-    engine = std::move(created).value();
+    engine = CreateOrAbort(config, "relaxed");
   }
   return *engine;
 }

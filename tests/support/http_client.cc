@@ -12,11 +12,13 @@
 #include <charconv>
 #include <cstring>
 
+#include "util/strings.h"
+
 namespace pyexec::testing {
 namespace {
 
 // No test response comes near this; a runaway server fails instead of exhausting memory.
-constexpr size_t kMaxResponseBytes = 64 * 1024 * 1024;
+constexpr size_t kMaxResponseBytes = size_t{64} * 1024 * 1024;
 
 char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
@@ -30,16 +32,6 @@ bool EqualsIgnoringCase(std::string_view a, std::string_view b) {
     }
   }
   return true;
-}
-
-std::string_view Trim(std::string_view text) {
-  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) {
-    text.remove_prefix(1);
-  }
-  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) {
-    text.remove_suffix(1);
-  }
-  return text;
 }
 
 bool ParseNumber(std::string_view text, int base, uint64_t* value) {
@@ -146,7 +138,7 @@ Result<size_t> HttpClient::Fill() {
   if (pending_.size() > kMaxResponseBytes) {
     return ProtocolError("response larger than " + std::to_string(kMaxResponseBytes));
   }
-  std::array<char, 64 * 1024> chunk{};
+  std::array<char, size_t{64} * 1024> chunk{};
   while (true) {
     const ssize_t got = recv(fd_.get(), chunk.data(), chunk.size(), 0);
     if (got >= 0) {
@@ -205,8 +197,8 @@ Result<std::string> HttpClient::ReadChunkedBody() {
       return std::move(line).error();
     }
     uint64_t size = 0;
-    const std::string_view size_text = std::string_view(*line).substr(0, line->find(';'));
-    if (!ParseNumber(Trim(size_text), 16, &size) || size > kMaxResponseBytes) {
+    const std::string_view size_text = std::string_view{*line}.substr(0, line->find(';'));
+    if (!ParseNumber(TrimBlanks(size_text), 16, &size) || size > kMaxResponseBytes) {
       return ProtocolError("bad chunk size: " + *line);
     }
     if (size == 0) {
@@ -246,7 +238,7 @@ Result<HttpResponse> HttpClient::ReadResponse(bool head_request) {
     return ProtocolError("bad status code: " + *status_line);
   }
   response.status = static_cast<int>(status);
-  response.reason = std::string(Trim(line.substr(12)));
+  response.reason = std::string(TrimBlanks(line.substr(12)));
   while (true) {
     Result<std::string> field = ReadLine();
     if (!field.ok()) {
@@ -259,8 +251,9 @@ Result<HttpResponse> HttpClient::ReadResponse(bool head_request) {
     if (colon == std::string::npos) {
       return ProtocolError("bad header field: " + *field);
     }
-    response.headers.emplace_back(field->substr(0, colon),
-                                  std::string(Trim(std::string_view(*field).substr(colon + 1))));
+    response.headers.emplace_back(
+        field->substr(0, colon),
+        std::string(TrimBlanks(std::string_view{*field}.substr(colon + 1))));
   }
   if (head_request || response.status / 100 == 1 || response.status == 204 ||
       response.status == 304) {
