@@ -216,6 +216,7 @@ void RunEngineOnce(service::Engine& engine, bool after_baseline, Samples* sample
 // run alternately (A B A B ...), so both see the same machine; no baseline runs.
 int CompareJail(const Options& options) {
   service::EngineConfig plain_config;
+  plain_config.jail = false;  // the jail is the default: the baseline must turn it off
   service::EngineConfig jail_config;
   jail_config.jail = true;
   Result<std::unique_ptr<service::Engine>> plain = service::Engine::Create(plain_config);
