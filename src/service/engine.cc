@@ -261,10 +261,12 @@ Result<Execution> Engine::Run(std::string_view script, const Limits& limits,
       if (Status s = sys::SignalPidfd(kill_handle.get(), SIGKILL); !s.ok()) {
         LogWarning("killing execution " + std::to_string(id) + ": " + s.error().ToString());
       }
-    } else if (!config_.jail && child > 0) {
-      // Unjailed (tests only; the zygote shares our pid namespace): the child's process group
-      // is the best handle on what it started (it is a session leader). Processes that left
-      // the group can escape.
+    } else if (child > 0 && !rootless_) {
+      // Unjailed (tests only), or jailed without a pidfd from the zygote: the zygote shares our
+      // pid namespace, and the child's process group is the best handle on what it started (it
+      // is a session leader). Processes that left the group can escape (unjailed; jailed, they
+      // die with the namespace once the child is gone). A rootless zygote's pid numbers mean
+      // nothing here: never signal them.
       kill(-child, SIGKILL);
       kill(child, SIGKILL);
     }
