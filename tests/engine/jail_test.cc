@@ -93,14 +93,6 @@ using JailCompatibility = JailTest;
 
 // --- Running payloads ----------------------------------------------------------------------
 
-// tests/payloads/<name>, preceded by `PARAMS = <params>` (the payloads read their arguments
-// from it). A JSON string literal is a valid Python string literal.
-std::string Payload(const std::string& name,
-                    const nlohmann::json& params = nlohmann::json::object()) {
-  return "import json as _pyexec_json\nPARAMS = _pyexec_json.loads(" +
-         nlohmann::json(params.dump()).dump() + ")\n" + ReadPayload(name);
-}
-
 service::Execution RunJailed(std::string_view script,
                              const service::Limits& limits = DefaultLimits()) {
   Result<service::Execution> execution = JailedEngine().Run(script, limits);

@@ -35,6 +35,15 @@ using ::testing::HasSubstr;
 // An id no account uses, distinct from the sandbox uid of the root jail (64000).
 constexpr uint32_t kUserId = 64001;
 
+// `argv` as uid/gid kUserId with no supplementary groups (setpriv(1)).
+CommandResult RunCommandAsUser(const std::vector<std::string>& argv,
+                               const std::string& input = "") {
+  std::vector<std::string> full = {"/usr/bin/setpriv", "--reuid=" + std::to_string(kUserId),
+                                   "--regid=" + std::to_string(kUserId), "--clear-groups", "--"};
+  full.insert(full.end(), argv.begin(), argv.end());
+  return RunCommand(full, input);
+}
+
 class Rootless : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -53,14 +62,9 @@ class Rootless : public ::testing::Test {
 
   // `pyexec ARGS...` as uid/gid kUserId with no supplementary groups.
   CommandResult RunAsUser(const std::vector<std::string>& args, const std::string& input = "") {
-    std::vector<std::string> argv = {"/usr/bin/setpriv",
-                                     "--reuid=" + std::to_string(kUserId),
-                                     "--regid=" + std::to_string(kUserId),
-                                     "--clear-groups",
-                                     "--",
-                                     binary_};
+    std::vector<std::string> argv = {binary_};
     argv.insert(argv.end(), args.begin(), args.end());
-    return RunCommand(argv, input);
+    return RunCommandAsUser(argv, input);
   }
 
   sys::TempDir dir_;
@@ -181,10 +185,8 @@ TEST_F(Rootless, Jail_HidesTheUsersFilesAndTheHostAndDropsEverything) {
   const int port = ntohs(address.sin_port);
 
   const nlohmann::json params = {{"secret", secret}, {"token", token}, {"port", port}};
-  const std::string script = "import json as _pyexec_json\nPARAMS = _pyexec_json.loads(" +
-                             nlohmann::json(params.dump()).dump() + ")\n" +
-                             ReadPayload("jail_rootless_contains_the_script.py");
-  const CommandResult result = RunAsUser({"run", "-"}, script);
+  const CommandResult result =
+      RunAsUser({"run", "-"}, Payload("jail_rootless_contains_the_script.py", params));
   ASSERT_EQ(result.exit_code, 0) << result.out << result.err;
   const nlohmann::json output = nlohmann::json::parse(result.out, nullptr, false);
   const nlohmann::json& jailed = output["result"];
@@ -210,9 +212,7 @@ TEST_F(Rootless, Jail_HidesTheUsersFilesAndTheHostAndDropsEverything) {
 
   // Positive controls: outside the jail the same user reads the secret, and the listener
   // accepts connections from the host's loopback.
-  const CommandResult outside = RunCommand(
-      {"/usr/bin/setpriv", "--reuid=" + std::to_string(kUserId),
-       "--regid=" + std::to_string(kUserId), "--clear-groups", "--", "/bin/cat", secret});
+  const CommandResult outside = RunCommandAsUser({"/bin/cat", secret});
   EXPECT_EQ(outside.exit_code, 0) << outside.err;
   EXPECT_THAT(outside.out, HasSubstr(token));
   sys::UniqueFd client(socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));

@@ -102,6 +102,12 @@ std::string ReadPayload(const std::string& name) {
   return ReadText(std::string(PYEXEC_PAYLOAD_DIR) + "/" + name);
 }
 
+std::string Payload(const std::string& name, const nlohmann::json& params) {
+  // A JSON string literal is a valid Python string literal.
+  return "import json as _pyexec_json\nPARAMS = _pyexec_json.loads(" +
+         nlohmann::json(params.dump()).dump() + ")\n" + ReadPayload(name);
+}
+
 std::string ReferenceExample() {
   return ReadText(std::string(PYEXEC_SOURCE_DIR) + "/examples/reference.py");
 }

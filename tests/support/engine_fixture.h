@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -49,6 +50,11 @@ std::string ReferenceExample();
 
 // The text of tests/payloads/<name> (e.g. "fork_bomb.py").
 std::string ReadPayload(const std::string& name);
+
+// tests/payloads/<name>, preceded by `PARAMS = <params>` (the payloads read their arguments
+// from it).
+std::string Payload(const std::string& name,
+                    const nlohmann::json& params = nlohmann::json::object());
 
 // Waits (bounded) until `path` exists: how a test learns that a script in flight is running
 // (the script creates the file). False when `limit` passed first.
