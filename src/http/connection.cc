@@ -205,16 +205,28 @@ void Connection::ReadHeader() {
       [self = shared_from_this()](const error_code& ec, size_t) { self->OnHeader(ec); });
 }
 
-void Connection::OnHeader(const error_code& ec) {
+// How each Beast read completes: true when the parser has what it read; otherwise the read
+// has been dealt with (ignored after a close, answered 408 after its deadline, classified by
+// FailRead after an error).
+bool Connection::ReadSucceeded(const error_code& ec) {
   if (closed_) {
-    return;
+    return false;
   }
   if (timed_out_) {
-    FailRequest(RequestTimeout(context_.config.header_timeout, /*in_header=*/true));
-    return;
+    const bool in_header = state_ == State::kReadingHeader;
+    FailRequest(RequestTimeout(
+        in_header ? context_.config.header_timeout : context_.config.body_timeout, in_header));
+    return false;
   }
   if (ec) {
     FailRead(ec);
+    return false;
+  }
+  return true;
+}
+
+void Connection::OnHeader(const error_code& ec) {
+  if (!ReadSucceeded(ec)) {
     return;
   }
   const auto& message = parser_->get();
@@ -272,18 +284,9 @@ void Connection::ReadBody() {
 }
 
 void Connection::OnBody(const error_code& ec) {
-  if (closed_) {
-    return;
+  if (ReadSucceeded(ec)) {
+    Dispatch();
   }
-  if (timed_out_) {
-    FailRequest(RequestTimeout(context_.config.body_timeout, /*in_header=*/false));
-    return;
-  }
-  if (ec) {
-    FailRead(ec);
-    return;
-  }
-  Dispatch();
 }
 
 void Connection::FailRead(const error_code& ec) {
@@ -372,7 +375,12 @@ void Connection::OnWritten(const error_code& ec, size_t bytes) {
   if (closed_) {
     return;
   }
-  if (ec) {
+  // With several io threads the peer's end of file (or reset) can reach the strand before this
+  // completion, after OnResponse chose keep_alive_. Everything the peer sent has been read, so
+  // closing cannot reset the response. Reading again may never complete: Asio's epoll reactor
+  // is edge-triggered and, after a recv of 0 bytes, waits for an edge that a closed peer does
+  // not send, leaving the connection in CLOSE_WAIT until a deadline.
+  if (ec || peer_gone_) {
     Close();
     return;
   }

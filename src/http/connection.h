@@ -66,6 +66,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void ContinueLingering(const boost::system::error_code& ec);
 
   void ReadHeader();
+  bool ReadSucceeded(const boost::system::error_code& ec);
   void OnHeader(const boost::system::error_code& ec);
   void OnContinueWritten(const boost::system::error_code& ec);
   void ReadBody();
@@ -99,8 +100,10 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   State state_ = State::kNew;
   bool closed_ = false;
-  bool reading_ = false;    // an async_read_some into buffer_ is outstanding
-  bool peer_gone_ = false;  // the peer closed or reset while a response was pending
+  bool reading_ = false;  // an async_read_some into buffer_ is outstanding
+  // The peer closed or reset while a response was pending: that response is the last, and no
+  // read may follow (after end of file one may never complete).
+  bool peer_gone_ = false;
 
   Deadline deadline_ = Deadline::kNone;
   bool timed_out_ = false;
