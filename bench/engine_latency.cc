@@ -2,39 +2,26 @@
 // reference model measured in the same run (a fresh /usr/bin/python3 per request that imports
 // numpy and pandas, runs main() and prints its JSON), and the ratio of the two. Runs as its own
 // process, which the engine also execs as its zygote.
-#include <fcntl.h>
-#include <poll.h>
-#include <sched.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/resource.h>
-#include <sys/utsname.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
 #include <CLI/CLI.hpp>
 #include <algorithm>
-#include <array>
-#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <numeric>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "baseline_python.h"
+#include "machine.h"
 #include "service/engine.h"
 #include "service/limits.h"
 #include "service/outcome.h"
-#include "sys/fds.h"
-#include "sys/process.h"  // DescribeWaitStatus
+#include "stats.h"
 #include "util/result.h"
 #include "zygote/zygote_main.h"
 
@@ -57,24 +44,8 @@ def main():
 
 constexpr std::string_view kExpectedStdout = "Hello\n";
 
-// Exactly this interpreter: the first python3 on PATH may be another build, without numpy.
-constexpr char kBaselinePython[] = "/usr/bin/python3";
-
-// What the reference Flask + nsjail service does per request, minus HTTP and nsjail: a new
-// interpreter imports numpy and pandas, runs the script's main() with its stdout captured, and
-// prints {"result": ..., "stdout": ...}. The script arrives as argv[1].
-constexpr char kBaselineWrapper[] = R"(import contextlib, io, json, sys
-import numpy, pandas
-captured = io.StringIO()
-namespace = {"__name__": "main"}
-with contextlib.redirect_stdout(captured):
-    exec(compile(sys.argv[1], "main.py", "exec"), namespace)
-    result = namespace["main"]()
-print(json.dumps({"result": result, "stdout": captured.getvalue()}))
-)";
-
 // A baseline run that takes longer than this is killed and counted as an error.
-constexpr std::chrono::seconds kBaselineTimeout{60};
+constexpr std::chrono::milliseconds kBaselineTimeout{std::chrono::seconds(60)};
 // Error messages kept per side, so that a failing run can be diagnosed without a flood.
 constexpr size_t kMaxErrorMessages = 3;
 
@@ -112,24 +83,6 @@ struct Summary {
   double min = 0;
   double max = 0;
 };
-
-// Nearest-rank percentile of sorted, non-empty `values`.
-double Percentile(const std::vector<double>& sorted, double percent) {
-  const double rank = percent / 100.0 * static_cast<double>(sorted.size());
-  size_t index = static_cast<size_t>(rank);
-  if (static_cast<double>(index) < rank) {
-    ++index;  // ceil
-  }
-  index = std::clamp<size_t>(index, 1, sorted.size());
-  return sorted[index - 1];
-}
-
-double Mean(const std::vector<double>& values) {
-  if (values.empty()) {
-    return 0;
-  }
-  return std::accumulate(values.begin(), values.end(), 0.0) / static_cast<double>(values.size());
-}
 
 Summary Summarize(const std::vector<double>& latencies_ms, int errors) {
   Summary summary;
@@ -253,144 +206,15 @@ int CompareJail(const Options& options) {
 
 // --- The baseline side -------------------------------------------------------------------
 
-// Reads what is available on non-blocking `fd` into `out`; false once it reached EOF.
-bool DrainInto(int fd, std::string* out) {
-  std::array<char, 16384> buffer{};
-  while (true) {
-    const ssize_t got = read(fd, buffer.data(), buffer.size());
-    if (got > 0) {
-      out->append(buffer.data(), static_cast<size_t>(got));
-      continue;
-    }
-    if (got == 0) {
-      return false;
-    }
-    return errno == EAGAIN || errno == EINTR;
-  }
-}
-
-struct ChildOutput {
-  int wait_status = 0;
-  bool timed_out = false;
-  std::string out;
-  std::string err;
-  rusage usage{};  // the interpreter's own, from wait4
-};
-
-// Waits for `pid` and collects its rusage, retrying on EINTR.
-Status WaitForChild(pid_t pid, ChildOutput* output) {
-  while (wait4(pid, &output->wait_status, 0, &output->usage) < 0) {
-    if (errno != EINTR) {
-      return SysError("wait4(" + std::to_string(pid) + ")", errno);
-    }
-  }
-  return OkStatus();
-}
-
-// Starts the baseline interpreter with posix_spawn (as Python's subprocess does) and a minimal
-// environment; stdin is /dev/null, stdout and stderr go to `out` and `err`. posix_spawn rather
-// than sys::Spawn: wait4 then gives this one interpreter's CPU time and peak RSS.
-Result<pid_t> StartBaseline(int out, int err) {
-  std::vector<std::string> arguments = {kBaselinePython, "-c", kBaselineWrapper,
-                                        std::string(kScript)};
-  std::vector<std::string> environment = {"PATH=/usr/bin:/bin", "LANG=C.UTF-8",
-                                          "OPENBLAS_NUM_THREADS=1"};
-  std::vector<char*> argv;
-  argv.reserve(arguments.size() + 1);
-  for (std::string& argument : arguments) {
-    argv.push_back(argument.data());
-  }
-  argv.push_back(nullptr);
-  std::vector<char*> envp;
-  envp.reserve(environment.size() + 1);
-  for (std::string& entry : environment) {
-    envp.push_back(entry.data());
-  }
-  envp.push_back(nullptr);
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, out, 1);
-  posix_spawn_file_actions_adddup2(&actions, err, 2);
-  // Every other descriptor of this process is O_CLOEXEC (the engine's included).
-  pid_t pid = -1;
-  const int failed =
-      posix_spawn(&pid, kBaselinePython, &actions, nullptr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  if (failed != 0) {
-    return SysError(std::string("posix_spawn(") + kBaselinePython + ")", failed);
-  }
-  return pid;
-}
-
-// Runs the baseline interpreter once: collects both of its outputs and its exit, killing it
-// after kBaselineTimeout.
-Result<ChildOutput> SpawnBaseline() {
-  Result<sys::PipeEnds> out = sys::MakePipe(true);
-  if (!out.ok()) {
-    return std::move(out).error();
-  }
-  Result<sys::PipeEnds> err = sys::MakePipe(true);
-  if (!err.ok()) {
-    return std::move(err).error();
-  }
-  Result<pid_t> pid = StartBaseline(out->write.get(), err->write.get());
-  if (!pid.ok()) {
-    return std::move(pid).error();
-  }
-  // The child holds the write ends now; ours must go, or EOF would never come.
-  out->write.Reset();
-  err->write.Reset();
-
-  ChildOutput output;
-  const Clock::time_point deadline = Clock::now() + kBaselineTimeout;
-  bool out_open = true;
-  bool err_open = true;
-  while (out_open || err_open) {
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (left.count() <= 0) {
-      output.timed_out = true;
-      kill(*pid, SIGKILL);  // not reaped yet: the pid is still ours
-      break;
-    }
-    std::array<pollfd, 2> polled{{{out_open ? out->read.get() : -1, POLLIN, 0},
-                                  {err_open ? err->read.get() : -1, POLLIN, 0}}};
-    if (poll(polled.data(), polled.size(), static_cast<int>(left.count())) < 0 && errno != EINTR) {
-      const int saved = errno;
-      kill(*pid, SIGKILL);
-      (void)WaitForChild(*pid, &output);
-      return SysError("poll", saved);
-    }
-    if (out_open && polled[0].revents != 0) {
-      out_open = DrainInto(out->read.get(), &output.out);
-    }
-    if (err_open && polled[1].revents != 0) {
-      err_open = DrainInto(err->read.get(), &output.err);
-    }
-  }
-  if (Status waited = WaitForChild(*pid, &output); !waited.ok()) {
-    return std::move(waited).error();
-  }
-  return output;
-}
-
 // One baseline request: nullopt when the interpreter exited 0 with the expected JSON.
-std::optional<std::string> CheckBaseline(const Result<ChildOutput>& output) {
-  if (!output.ok()) {
-    return "running " + std::string(kBaselinePython) + ": " + output.error().ToString();
+std::optional<std::string> CheckBaseline(const Result<BaselineRun>& run) {
+  std::string problem;
+  const std::optional<Json> printed = ParseBaselineOutput(run, &problem);
+  if (!printed.has_value()) {
+    return problem;
   }
-  if (output->timed_out) {
-    return "timed out after " + std::to_string(kBaselineTimeout.count()) + " s";
-  }
-  if (!WIFEXITED(output->wait_status) || WEXITSTATUS(output->wait_status) != 0) {
-    return sys::DescribeWaitStatus(output->wait_status) + ": " + output->err;
-  }
-  const Json printed = Json::parse(output->out, nullptr, false);
-  if (!printed.is_object() || !printed.contains("result") || !printed.contains("stdout") ||
-      !IsExpectedResult(printed["result"]) || printed["stdout"] != kExpectedStdout) {
-    return "unexpected output " + output->out;
+  if (!IsExpectedResult((*printed)["result"]) || (*printed)["stdout"] != kExpectedStdout) {
+    return "unexpected output " + run->out;
   }
   return std::nullopt;
 }
@@ -401,77 +225,19 @@ struct BaselineUsage {
   std::vector<double> max_rss_mib;
 };
 
-double Milliseconds(const timeval& time) {
-  return static_cast<double>(time.tv_sec) * 1000.0 + static_cast<double>(time.tv_usec) / 1000.0;
-}
-
 void RunBaselineOnce(Samples* samples, BaselineUsage* usage) {
   const Clock::time_point start = Clock::now();
-  Result<ChildOutput> output = SpawnBaseline();
+  Result<BaselineRun> run = RunBaselinePython(kScript, kBaselineTimeout);
   const double elapsed_ms = MillisecondsSince(start);
-  if (std::optional<std::string> problem = CheckBaseline(output)) {
+  if (std::optional<std::string> problem = CheckBaseline(run)) {
     samples->AddError(std::move(*problem));
     return;
   }
   samples->ms.push_back(elapsed_ms);
   if (usage != nullptr) {
-    usage->cpu_ms.push_back(Milliseconds(output->usage.ru_utime) +
-                            Milliseconds(output->usage.ru_stime));
-    usage->max_rss_mib.push_back(static_cast<double>(output->usage.ru_maxrss) / 1024.0);
+    usage->cpu_ms.push_back(CpuMilliseconds(run->usage));
+    usage->max_rss_mib.push_back(static_cast<double>(run->usage.ru_maxrss) / 1024.0);
   }
-}
-
-// --- The machine -------------------------------------------------------------------------
-
-struct Machine {
-  int nproc = 0;   // CPUs this process may run on, as nproc(1) counts them
-  int online = 0;  // CPUs online
-  std::string kernel;
-  std::string cpu_model;
-};
-
-std::string ReadFirstLine(const char* path) {
-  std::ifstream file(path);
-  std::string line;
-  std::getline(file, line);
-  return line;
-}
-
-std::string LoadAverage() {
-  const std::string line = ReadFirstLine("/proc/loadavg");
-  // "0.52 0.40 0.30 1/123 4567": the three averages.
-  size_t end = 0;
-  for (int field = 0; field < 3 && end != std::string::npos; ++field) {
-    end = line.find(' ', end == 0 ? 0 : end + 1);
-  }
-  return line.substr(0, end);
-}
-
-Machine DescribeMachine() {
-  Machine machine;
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
-    machine.nproc = CPU_COUNT(&set);
-  }
-  machine.online = static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN));
-  utsname names{};
-  if (uname(&names) == 0) {
-    machine.kernel = std::string(names.sysname) + " " + names.release + " " + names.version + " " +
-                     names.machine;
-  }
-  std::ifstream cpuinfo("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(cpuinfo, line)) {
-    if (line.rfind("model name", 0) == 0) {
-      const size_t colon = line.find(':');
-      if (colon != std::string::npos) {
-        machine.cpu_model = line.substr(std::min(colon + 2, line.size()));
-      }
-      break;
-    }
-  }
-  return machine;
 }
 
 // --- Reporting ---------------------------------------------------------------------------
