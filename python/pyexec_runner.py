@@ -2,7 +2,8 @@
 
 Imported once by the zygote (so its cost is paid before any execution); `run` is called in
 each child after fork. The verdict travels on its own descriptor, never through stdout:
-one line of JSON (the envelope), then, for "ok", main()'s value as JSON text.
+one line of JSON (the envelope, with the size of what follows), then, for "ok", main()'s value
+as JSON text.
 """
 
 import builtins
@@ -41,6 +42,11 @@ def _reseed():
     numpy = sys.modules.get("numpy")
     if numpy is not None:
         numpy.random.seed()
+
+
+def prepare():
+    """Called once in each child, after its jail is built and before its script arrives."""
+    _reseed()
 
 
 def _read_script(fd):
@@ -236,7 +242,6 @@ def _park_channel(result_fd):
 
 def run(result_fd, script_fd, result_limit):
     pid = os.getpid()
-    _reseed()
     source = _read_script(script_fd)
     channel = _park_channel(result_fd)
     try:
@@ -246,4 +251,7 @@ def run(result_fd, script_fd, result_limit):
         if os.getpid() != pid:
             os._exit(0)
     envelope = {key: _printable(value) for key, value in envelope.items()}
+    # The size makes the message self-delimiting: the server knows it has all of it without
+    # waiting for this process to exit, and answers at once (tearing the process down after).
+    envelope["bytes"] = len(payload)
     _write_all(channel, _encode_envelope(envelope).encode("ascii") + b"\n" + payload)

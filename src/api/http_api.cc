@@ -208,6 +208,9 @@ void HttpApi::HandleHealth(const std::shared_ptr<http::Exchange>& exchange) {
                       {"completed", stats.completed},
                       {"refused_queue_full", stats.refused_full},
                       {"expired_in_queue", stats.expired}};
+  if (config_.live_health) {
+    config_.live_health(&document);
+  }
   if (!ready) {
     document["error"] = {{"type", TypeOf(kind)}, {"message", reason}};
   }

@@ -36,6 +36,8 @@ struct HttpApiConfig {
   nlohmann::ordered_json health_fields = nlohmann::ordered_json::object();
   // Whether executions can run now; on false, `reason` says why. Unset: always.
   std::function<bool(std::string* reason)> ready;
+  // Figures that change while the service runs (the warm pool's), added to /health. Unset: none.
+  std::function<void(nlohmann::ordered_json* document)> live_health;
 };
 
 class HttpApi {

@@ -36,6 +36,23 @@ struct EngineFlags {
   std::string cgroups = "auto";
   std::string log_level = "warning";
   std::string work_dir = "/tmp";
+  service::PoolConfig pool;
+
+  // The warm pool's bounds: only for commands that serve many executions.
+  void RegisterPool(CLI::App* command) {
+    command
+        ->add_option("--pool-min", pool.min_idle,
+                     "Children kept jailed and ready for a script even when idle")
+        ->envname("PYEXEC_POOL_MIN")
+        ->check(CLI::Range(0, 256))
+        ->capture_default_str();
+    command
+        ->add_option("--pool-max", pool.max_idle,
+                     "Most children kept ready under load; 0: no pool (each request makes its own)")
+        ->envname("PYEXEC_POOL_MAX")
+        ->check(CLI::Range(0, 256))
+        ->capture_default_str();
+  }
 
   void Register(CLI::App* command) {
     command
@@ -84,6 +101,7 @@ struct EngineFlags {
     config.cgroups = cgroups == "off" ? service::CgroupMode::kOff : service::CgroupMode::kAuto;
     config.log_level = log_level;
     config.work_parent = work_dir;
+    config.pool = pool;
     return config;
   }
 };
@@ -144,7 +162,8 @@ int Run(const EngineFlags& flags, const std::string& path, const service::LimitR
     std::cerr << "pyexec run: " << problem << "\n";
     return kExitUsage;
   }
-  const service::EngineConfig config = flags.ToConfig();
+  service::EngineConfig config = flags.ToConfig();
+  config.pool.max_idle = 0;  // one execution: its child is made for it, none ahead
   Result<service::Limits> limits = service::ApplyRequest(config.limits, request);
   if (!limits.ok()) {
     std::cerr << "pyexec run: " << limits.error().message << "\n";
@@ -267,6 +286,7 @@ int RunCli(int argc, char** argv) {
                    "Write the bound port to this file once listening")
       ->envname("PYEXEC_PORT_FILE");
   serve_flags.Register(serve);
+  serve_flags.RegisterPool(serve);
 
   bool doctor_json = false;
   CLI::App* doctor = app.add_subcommand(

@@ -171,6 +171,19 @@ int RunServe(const ServeOptions& options, const service::EngineConfig& engine_co
     return controls_ready;
   };
   service::Engine* engine_ptr = engine->get();
+  api_config.live_health = [engine_ptr](nlohmann::ordered_json* document) {
+    const service::PoolStats pool = engine_ptr->pool_stats();
+    const service::PoolConfig& config = engine_ptr->config().pool;
+    (*document)["warm_pool"] = {{"idle", pool.idle},
+                                {"target", pool.target},
+                                {"min_idle", config.min_idle},
+                                {"max_idle", config.max_idle},
+                                {"in_flight", pool.in_flight},
+                                {"hits", pool.hits},
+                                {"misses", pool.misses},
+                                {"retired", pool.retired},
+                                {"setup_failures", pool.failures}};
+  };
   api::HttpApi api(
       std::move(api_config),
       [engine_ptr](std::string_view script, const service::Limits& limits,

@@ -209,6 +209,8 @@ Result<ExecutionCgroup> CgroupTree::CreateExecution(const std::string& name,
     }
     cgroup.memory_dir_ = *dir;
     cgroup.memory_v2_ = memory_dir_ == v2_dir_;
+    cgroup.memsw_ = !cgroup.memory_v2_ && host_.v1_memsw;
+    cgroup.limits_.memory_bytes = limits.memory_bytes;
     if (limits.memory_bytes > 0) {
       const std::string bytes = std::to_string(limits.memory_bytes);
       if (cgroup.memory_v2_) {
@@ -241,6 +243,8 @@ Result<ExecutionCgroup> CgroupTree::CreateExecution(const std::string& name,
     if (!dir.ok()) {
       return std::move(dir).error();
     }
+    cgroup.pids_dir_ = *dir;
+    cgroup.limits_.pids_max = limits.pids_max;
     if (limits.pids_max > 0) {
       if (Status s = sys::WriteFile(*dir + "/pids.max", std::to_string(limits.pids_max)); !s.ok()) {
         return std::move(s).error();
@@ -269,6 +273,9 @@ ExecutionCgroup::ExecutionCgroup(ExecutionCgroup&& other) noexcept
       kill_dir_(std::move(other.kill_dir_)),
       memory_dir_(std::move(other.memory_dir_)),
       memory_v2_(other.memory_v2_),
+      memsw_(other.memsw_),
+      limits_(other.limits_),
+      pids_dir_(std::move(other.pids_dir_)),
       cpu_dir_(std::move(other.cpu_dir_)),
       cpu_v2_(other.cpu_v2_),
       join_fds_(std::move(other.join_fds_)) {
@@ -283,6 +290,9 @@ ExecutionCgroup& ExecutionCgroup::operator=(ExecutionCgroup&& other) noexcept {
     kill_dir_ = std::move(other.kill_dir_);
     memory_dir_ = std::move(other.memory_dir_);
     memory_v2_ = other.memory_v2_;
+    memsw_ = other.memsw_;
+    limits_ = other.limits_;
+    pids_dir_ = std::move(other.pids_dir_);
     cpu_dir_ = std::move(other.cpu_dir_);
     cpu_v2_ = other.cpu_v2_;
     join_fds_ = std::move(other.join_fds_);
@@ -350,6 +360,39 @@ CgroupUsage ExecutionCgroup::ReadUsage() const {
     }
   }
   return usage;
+}
+
+Status ExecutionCgroup::SetLimits(const CgroupLimits& limits) {
+  if (limits.memory_bytes > 0 && limits.memory_bytes != limits_.memory_bytes &&
+      !memory_dir_.empty()) {
+    const std::string bytes = std::to_string(limits.memory_bytes);
+    if (memory_v2_) {
+      if (Status s = sys::WriteFile(memory_dir_ + "/memory.max", bytes); !s.ok()) {
+        return s;
+      }
+    } else {
+      // The kernel keeps memsw >= limit at every step: lower the limit first, raise memsw first.
+      const bool lowering = limits_.memory_bytes == 0 || limits.memory_bytes < limits_.memory_bytes;
+      std::vector<std::string> files = {"/memory.limit_in_bytes"};
+      if (memsw_) {
+        files.insert(lowering ? files.end() : files.begin(), "/memory.memsw.limit_in_bytes");
+      }
+      for (const std::string& file : files) {
+        if (Status s = sys::WriteFile(memory_dir_ + file, bytes); !s.ok()) {
+          return s;
+        }
+      }
+    }
+    limits_.memory_bytes = limits.memory_bytes;
+  }
+  if (limits.pids_max > 0 && limits.pids_max != limits_.pids_max && !pids_dir_.empty()) {
+    if (Status s = sys::WriteFile(pids_dir_ + "/pids.max", std::to_string(limits.pids_max));
+        !s.ok()) {
+      return s;
+    }
+    limits_.pids_max = limits.pids_max;
+  }
+  return OkStatus();
 }
 
 Status ExecutionCgroup::Remove() {

@@ -69,6 +69,8 @@ class ExecutionCgroup {
   // Descriptors of each hierarchy's cgroup.procs, opened for writing: a process that writes
   // "0" to each joins this cgroup (the child does so before it runs anything of the script).
   const std::vector<sys::UniqueFd>& join_fds() const { return join_fds_; }
+  // Once the child has joined: nothing else may.
+  void CloseJoinFds() { join_fds_.clear(); }
 
   // SIGKILLs every process in the cgroup: cgroup.kill on v2 (atomic against forks), otherwise
   // repeated passes over cgroup.procs (the pids limit bounds how many can appear).
@@ -76,6 +78,9 @@ class ExecutionCgroup {
   // True when no process is left in the cgroup.
   bool Empty() const;
   CgroupUsage ReadUsage() const;
+  // Changes the limits it was created with (a pooled child's cgroup takes its request's):
+  // memory (and swap) and pids, where this cgroup has them. 0 leaves a limit as it is.
+  Status SetLimits(const CgroupLimits& limits);
 
   // Kills what is left, waits (bounded) for the processes to be gone and removes the
   // directories. Also done by the destructor.
@@ -88,6 +93,9 @@ class ExecutionCgroup {
   std::string kill_dir_;           // v2 directory with cgroup.kill, or ""
   std::string memory_dir_;
   bool memory_v2_ = false;
+  bool memsw_ = false;   // v1 with memory.memsw.*
+  CgroupLimits limits_;  // as written
+  std::string pids_dir_;
   std::string cpu_dir_;
   bool cpu_v2_ = false;
   std::vector<sys::UniqueFd> join_fds_;

@@ -4,7 +4,6 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -12,6 +11,7 @@
 
 #include "sandbox/child_failure.h"
 #include "sandbox/privileges.h"
+#include "sandbox/rlimits.h"
 #include "sandbox/rootfs.h"
 
 namespace pyexec::sandbox {
@@ -81,38 +81,6 @@ void LayOutFds(const ChildFds& fds) {
   Check(fcntl(kStatusFd, F_SETFD, FD_CLOEXEC) == 0, Step::kStdio);
 }
 
-void SetLimit(int resource, uint64_t soft, uint64_t hard) {
-  const rlimit limit{static_cast<rlim_t>(soft), static_cast<rlim_t>(hard)};
-  Check(setrlimit(resource, &limit) == 0, Step::kRlimits);
-}
-
-// Locked memory: enough for what glibc and Python lock (nothing, usually), far too little to
-// pin the host's memory outside the memory cgroup's reclaim or to back io_uring rings.
-constexpr uint64_t kMemlockBytes = uint64_t{64} * 1024;
-
-void ApplyRlimits(const ChildPolicy& policy) {
-  SetLimit(RLIMIT_CORE, 0, 0);  // core_pattern may pipe to a host helper
-  SetLimit(RLIMIT_MEMLOCK, kMemlockBytes, kMemlockBytes);
-  SetLimit(RLIMIT_RTPRIO, 0, 0);    // no real-time scheduling, even if a policy allowed it
-  SetLimit(RLIMIT_MSGQUEUE, 0, 0);  // no POSIX message queue may hold kernel memory
-  if (policy.cpu_time_seconds > 0) {
-    // Soft limit: SIGXCPU; hard limit one second later: SIGKILL (setrlimit(2)).
-    SetLimit(RLIMIT_CPU, policy.cpu_time_seconds, policy.cpu_time_seconds + 1);
-  }
-  if (policy.file_size_bytes > 0) {
-    SetLimit(RLIMIT_FSIZE, policy.file_size_bytes, policy.file_size_bytes);
-  }
-  if (policy.open_files > 0) {
-    SetLimit(RLIMIT_NOFILE, policy.open_files, policy.open_files);
-  }
-  if (policy.address_space_bytes > 0) {
-    SetLimit(RLIMIT_AS, policy.address_space_bytes, policy.address_space_bytes);
-  }
-  if (policy.max_processes > 0) {
-    SetLimit(RLIMIT_NPROC, policy.max_processes, policy.max_processes);
-  }
-}
-
 }  // namespace
 
 void ContainChild(const ChildPolicy& policy, const ChildFds& fds, pid_t zygote_pid,
@@ -169,7 +137,8 @@ void ContainChild(const ChildPolicy& policy, const ChildFds& fds, pid_t zygote_p
     // Changing credentials cleared the parent-death signal (prctl(2)): set it again.
     Check(prctl(PR_SET_PDEATHSIG, SIGKILL) == 0, Step::kParentDeathSignal);
   }
-  ApplyRlimits(policy);
+  ApplyFixedRlimits();
+  ApplyExecutionRlimits(policy.rlimits);
   Check(syscall(SYS_close_range, kStatusFd + 1, ~0U, 0) == 0, Step::kCloseFds);
   if (policy.jail != 0 && (policy.flags & kPolicyTestNoSeccomp) == 0) {
     // Last: everything above needed calls the filter denies (SECURITY.md, nsjail's order).
@@ -181,6 +150,10 @@ void ContainChild(const ChildPolicy& policy, const ChildFds& fds, pid_t zygote_p
 
 void FinishSetup() {
   if (StatusFd() >= 0) {
+    const SetupFailure complete{kSetupCompleteStep, 0, {}};
+    // One write below PIPE_BUF: whole or not at all. If it fails the server can only think the
+    // script never started, and run it again in another child: nothing of it has run yet.
+    (void)!write(StatusFd(), &complete, sizeof(complete));
     close(StatusFd());
     SetStatusFd(-1);
   }

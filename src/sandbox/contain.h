@@ -14,7 +14,9 @@ namespace pyexec::sandbox {
 
 // Where the child finds things once ContainChild has returned.
 inline constexpr int kResultFd = 3;  // main()'s verdict and value, to the server
-inline constexpr int kScriptFd = 4;  // the script (a sealed memfd), read once by the runner
+// The script channel until the hand-over (start.h), then the script (a sealed memfd), read once
+// by the runner.
+inline constexpr int kScriptFd = 4;
 inline constexpr int kStatusFd = 5;  // set-up failures; closed by FinishSetup()
 
 struct ChildFds {
@@ -34,7 +36,8 @@ struct ChildFds {
 void ContainChild(const ChildPolicy& policy, const ChildFds& fds, pid_t zygote_pid,
                   const SeccompProgram& seccomp);
 
-// Closes the status descriptor: from here on the server takes an exit as the script's.
+// Writes the set-up-complete record and closes the status descriptor: from here on the server
+// takes an exit as the script's.
 void FinishSetup();
 
 }  // namespace pyexec::sandbox

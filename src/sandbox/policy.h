@@ -6,14 +6,20 @@
 
 namespace pyexec::sandbox {
 
-// Fixed-size and trivially copyable: it crosses the zygote socket as bytes.
-struct ChildPolicy {
+// The rlimits of one execution. A child is made with the operator's maximums (ChildPolicy) and
+// lowered to its request's when it is handed its script (StartOrder): lowering needs no
+// privilege, so a child that waited in the warm pool can still take any request's limits.
+struct ExecutionRlimits {
   uint64_t cpu_time_seconds = 0;     // RLIMIT_CPU (soft; hard = soft + 1), 0: unlimited
   uint64_t file_size_bytes = 0;      // RLIMIT_FSIZE, 0: unlimited
   uint64_t open_files = 0;           // RLIMIT_NOFILE, 0: inherited
   uint64_t address_space_bytes = 0;  // RLIMIT_AS: only when no memory cgroup exists
   uint64_t max_processes = 0;        // RLIMIT_NPROC: only when no pids cgroup exists
-  uint64_t result_limit_bytes = 0;   // largest result the runner may send
+};
+
+// Fixed-size and trivially copyable: it crosses the zygote socket as bytes.
+struct ChildPolicy {
+  ExecutionRlimits rlimits;
   // The jail (namespaces, private root, unprivileged ids); see contain.cc.
   uint32_t jail = 0;            // 1: contain in namespaces and a private root
   uint32_t sandbox_uid = 0;     // host uid the script runs as (never 0)
@@ -32,6 +38,24 @@ inline constexpr uint32_t kPolicyRootless = 1U << 0;
 // or environment variable of pyexec can.
 inline constexpr uint32_t kPolicyTestNoSeccomp = 1U << 1;
 inline constexpr uint32_t kPolicyTestNoUserNamespaceLimit = 1U << 2;
+
+// The hand-over, on the child's script channel (a SEQPACKET socket at kScriptFd). The contained
+// child sends a ReadyNotice and waits; the server answers with one StartOrder carrying the
+// script as a sealed memfd (SCM_RIGHTS), or closes the channel to retire the child unused.
+inline constexpr uint32_t kHandOverMagic = 0x50595354;  // "PYST"
+
+struct ReadyNotice {
+  uint32_t magic = kHandOverMagic;
+  uint32_t reserved = 0;
+  uint64_t setup_cpu_ns = 0;  // CPU the child spent on its set-up, not the script's to pay for
+};
+
+struct StartOrder {
+  uint32_t magic = kHandOverMagic;
+  uint32_t reserved = 0;
+  ExecutionRlimits rlimits;         // the request's: each at most the child's current limit
+  uint64_t result_limit_bytes = 0;  // largest result the runner may send
+};
 
 // The ids the script sees inside its user namespace.
 inline constexpr uint32_t kInsideUid = 65534;

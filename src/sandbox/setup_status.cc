@@ -56,6 +56,8 @@ const char* StepName(Step step) {
       return "no_new_privs";
     case Step::kSeccomp:
       return "seccomp";
+    case Step::kAwaitScript:
+      return "await_script";
   }
   return "unknown";
 }

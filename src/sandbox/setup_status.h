@@ -34,6 +34,8 @@ enum class Step : uint32_t {
   kDropCapabilities,
   kNoNewPrivs,
   kSeccomp,
+  // The hand-over (start.cc).
+  kAwaitScript,
 };
 
 const char* StepName(Step step);
@@ -44,6 +46,11 @@ struct SetupFailure {
   int32_t sys_errno = 0;
   char path[120] = {};  // the path a mount step failed on, NUL-terminated ("" otherwise)
 };
+
+// A record with this step is no failure: the child was handed its script and everything of
+// its set-up succeeded; from here on the script runs (FinishSetup writes it). An execution that
+// ends without it ran nothing of its script.
+inline constexpr uint32_t kSetupCompleteStep = 0;
 
 // The exit code of a child whose set-up failed (after it wrote a SetupFailure).
 inline constexpr int kSetupFailedExitCode = 125;

@@ -142,133 +142,148 @@ Result<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& config) {
     return std::move(client).error();
   }
   engine->zygote_ = std::move(client).value();
+
+  engine->janitor_ = std::make_unique<Janitor>();
+  FactoryContext context;
+  context.jail = config.jail;
+  context.rootless = engine->rootless_;
+  context.sandbox_uid = config.sandbox_uid;
+  context.sandbox_gid = config.sandbox_gid;
+  context.test_relaxations = config.test_relaxations;
+  context.work_parent = config.work_parent;
+  context.memory_by_cgroup = engine->enforcement_.memory_by_cgroup;
+  context.pids_by_cgroup = engine->enforcement_.pids_by_cgroup;
+  context.root_fd = engine->root_fd_.get();
+  context.cgroups = engine->cgroups_ ? &*engine->cgroups_ : nullptr;
+  context.zygote = engine->zygote_.get();
+  context.janitor = engine->janitor_.get();
+  engine->factory_ = std::make_unique<ChildFactory>(std::move(context));
+  engine->answer_early_ = engine->cgroups_ && engine->cgroups_->host().CanKillTree();
+  if (config.pool.max_idle > 0) {
+    engine->pool_ = std::make_unique<WarmPool>(*engine->factory_, config.limits, config.pool);
+  }
   return engine;
+}
+
+PoolStats Engine::pool_stats() const { return pool_ ? pool_->stats() : PoolStats{}; }
+
+Result<PreparedChild> Engine::Acquire(const Limits& limits, bool* pooled) {
+  if (pool_) {
+    if (std::optional<PreparedChild> child = pool_->Take(limits)) {
+      *pooled = true;
+      return std::move(*child);
+    }
+  }
+  *pooled = false;
+  return factory_->Make(limits);
 }
 
 Result<Execution> Engine::Run(std::string_view script, const Limits& limits,
                               const sys::EventFd* cancel) {
-  const uint64_t id = next_id_.fetch_add(1);
+  // A child that dies before its script starts (killed while it waited in the pool, say) ran
+  // nothing of it: the script runs in another child, and the request never hears of it.
+  for (int attempt = 0;; ++attempt) {
+    bool lost_before_start = false;
+    Result<Execution> execution = RunOnce(script, limits, cancel, &lost_before_start);
+    if (!lost_before_start || attempt == 2) {
+      return execution;
+    }
+    LogWarning(execution.error().ToString() + "; running the script in another child");
+  }
+}
+
+Result<Execution> Engine::RunOnce(std::string_view script, const Limits& limits,
+                                  const sys::EventFd* cancel, bool* lost_before_start) {
   PhaseTrace trace;
-  const Clock::time_point start = trace.start;
-
-  std::optional<cgroup::ExecutionCgroup> cgroup;
-  if (cgroups_) {
-    // Built with append, not "x" + to_string(): GCC 12 -O3 warns falsely there (bug 105329).
-    std::string name = "x";
-    name += std::to_string(id);
-    Result<cgroup::ExecutionCgroup> made =
-        cgroups_->CreateExecution(name, cgroup::CgroupLimits{limits.memory_bytes, limits.pids});
-    if (!made.ok()) {
-      return std::move(made).error();
+  // Counted in flight for the pool's sizing from here until the verdict.
+  struct InFlight {
+    WarmPool* pool;
+    ~InFlight() {
+      if (pool != nullptr) {
+        pool->Done();
+      }
     }
-    cgroup.emplace(std::move(made).value());
-  }
-  // A jailed child works in its own /tmp tmpfs: only an unjailed one needs a host directory.
-  Result<sys::TempDir> workdir = config_.jail
-                                     ? Result<sys::TempDir>(sys::TempDir())
-                                     : sys::TempDir::Create(config_.work_parent, "pyexec-");
-  Result<sys::UniqueFd> script_fd = sys::MakeSealedMemfd("pyexec-script", script);
-  Result<sys::PipeEnds> out = sys::MakePipe(true);
-  Result<sys::PipeEnds> err = sys::MakePipe(true);
-  Result<sys::PipeEnds> result = sys::MakePipe(true);
-  Result<sys::PipeEnds> status = sys::MakePipe(true);
-  Result<sys::PipeEnds> report = sys::MakeSeqpacketPair();
-  for (const Error* failure :
-       {workdir.ok() ? nullptr : &workdir.error(), script_fd.ok() ? nullptr : &script_fd.error(),
-        out.ok() ? nullptr : &out.error(), err.ok() ? nullptr : &err.error(),
-        result.ok() ? nullptr : &result.error(), status.ok() ? nullptr : &status.error(),
-        report.ok() ? nullptr : &report.error()}) {
-    if (failure != nullptr) {
-      return *failure;
+  };
+  PreparedChild child;
+  bool pooled = false;
+  {
+    // A pooled child that died since it was made (with its zygote, say) cannot take the
+    // script; that is never the request's failure: it gets a child made for it.
+    Status started = OkStatus();
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      Result<PreparedChild> acquired = Acquire(limits, &pooled);
+      if (!acquired.ok()) {
+        if (pool_) {
+          pool_->Done();
+        }
+        return std::move(acquired).error();
+      }
+      child = std::move(acquired).value();
+      started = factory_->Start(child, script, limits);
+      if (started.ok()) {
+        break;
+      }
+      LogWarning("execution " + std::to_string(child.id) + " could not be started (" +
+                 (pooled ? "pooled" : "new") + " child): " + started.error().ToString());
+      factory_->Retire(std::move(child));
+      child = PreparedChild();
+      if (pool_) {
+        pool_->Done();
+      }
+    }
+    if (!started.ok()) {
+      return std::move(started).error();
     }
   }
-
-  zygote::ForkRequest request;
-  request.execution_id = id;
-  request.policy.cpu_time_seconds = limits.cpu_seconds;
-  request.policy.file_size_bytes = limits.file_size_bytes;
-  request.policy.open_files = limits.open_files;
-  request.policy.result_limit_bytes = limits.result_bytes;
-  if (config_.jail) {
-    request.policy.jail = 1;
-    request.policy.sandbox_uid = config_.sandbox_uid;
-    request.policy.sandbox_gid = config_.sandbox_gid;
-    request.policy.tmp_size_bytes = limits.tmp_bytes;
-    request.policy.flags = config_.test_relaxations & (sandbox::kPolicyTestNoSeccomp |
-                                                       sandbox::kPolicyTestNoUserNamespaceLimit);
-  }
-  if (!enforcement_.memory_by_cgroup) {
-    // Coarse fallback: RLIMIT_AS counts the address space inherited from the zygote too.
-    request.policy.address_space_bytes = zygote_->VirtualMemoryBytes() + limits.memory_bytes;
-  }
-  if (!enforcement_.pids_by_cgroup) {
-    request.policy.max_processes = limits.pids;
-  }
-  std::vector<int> fds = {report->write.get(),
-                          script_fd->get(),
-                          out->write.get(),
-                          err->write.get(),
-                          result->write.get(),
-                          status->write.get(),
-                          config_.jail ? root_fd_.get() : workdir->fd()};
-  if (cgroup) {
-    for (const sys::UniqueFd& fd : cgroup->join_fds()) {
-      fds.push_back(fd.get());
-    }
-    request.cgroup_fd_count = static_cast<uint32_t>(cgroup->join_fds().size());
-  }
+  InFlight in_flight{pool_.get()};
+  const uint64_t id = child.id;
   trace.prepared = Clock::now();
-  if (Status sent = zygote_->RequestFork(request, fds); !sent.ok()) {
-    return std::move(sent).error();
-  }
-  trace.sent = Clock::now();
-  // The child holds the write ends now; ours must go, or EOF would never come.
-  report->write.Reset();
-  script_fd->Reset();
-  out->write.Reset();
-  err->write.Reset();
-  result->write.Reset();
-  status->write.Reset();
+  trace.sent = trace.prepared;
+  trace.started = trace.prepared;
+  // The execution's clock starts at the hand-over: a child's time in the pool is not the
+  // script's.
+  const Clock::time_point start = trace.prepared;
 
-  Stream stdout_stream{std::move(out->read), CapturedOutput(limits.stdout_bytes)};
-  Stream stderr_stream{std::move(err->read), CapturedOutput(limits.stderr_bytes)};
-  Stream result_stream{std::move(result->read),
+  Stream stdout_stream{std::move(child.stdout_read), CapturedOutput(limits.stdout_bytes)};
+  Stream stderr_stream{std::move(child.stderr_read), CapturedOutput(limits.stderr_bytes)};
+  Stream result_stream{std::move(child.result_read),
                        CapturedOutput(limits.result_bytes + kEnvelopeAllowance)};
-  sys::UniqueFd status_fd = std::move(status->read);
-  sys::UniqueFd report_fd = std::move(report->read);
+  sys::UniqueFd& status_fd = child.status_read;
+  sys::UniqueFd& report_fd = child.report;
 
   Observation seen;
   seen.timeout = limits.timeout;
   seen.result_limit_bytes = limits.result_bytes;
   seen.memory_limit_bytes = limits.memory_bytes;
   seen.cpu_seconds_limit = limits.cpu_seconds;
-  pid_t child = -1;           // as the zygote numbers it: valid here only when unjailed
-  sys::UniqueFd kill_handle;  // pidfd from the zygote (see kill_execution)
   std::optional<sandbox::SetupFailure> setup_failure;
   zygote::Report exit_report;
   bool zygote_lost = false;
   bool cancelled = false;
   const Clock::time_point deadline = start + limits.timeout;
   Clock::time_point stop_waiting = Clock::time_point::max();
+  const auto kill_execution = [&]() { factory_->Kill(child); };
+  // Whatever way Run returns, the child is retired: killed if still running, its cgroup
+  // removed in the background.
+  struct Retirement {
+    ChildFactory& factory;
+    PreparedChild& child;
+    ~Retirement() { factory.Retire(std::move(child)); }
+  } retirement{*factory_, child};
 
-  const auto kill_execution = [&]() {
-    if (cgroup) {
-      if (Status s = cgroup->KillAll(); !s.ok()) {
-        LogWarning("killing execution " + std::to_string(id) + ": " + s.error().ToString());
-      }
-    } else if (config_.jail && kill_handle) {
-      // Without a cgroup: the namespace's init, and with it everything in the namespace.
-      if (Status s = sys::SignalPidfd(kill_handle.get(), SIGKILL); !s.ok()) {
-        LogWarning("killing execution " + std::to_string(id) + ": " + s.error().ToString());
-      }
-    } else if (child > 0 && !rootless_) {
-      // Unjailed (tests only), or jailed without a pidfd from the zygote: the zygote shares our
-      // pid namespace, and the child's process group is the best handle on what it started (it
-      // is a session leader). Processes that left the group can escape (unjailed; jailed, they
-      // die with the namespace once the child is gone). A rootless zygote's pid numbers mean
-      // nothing here: never signal them.
-      kill(-child, SIGKILL);
-      kill(child, SIGKILL);
+  bool script_started = false;  // the child's set-up-complete record arrived
+  const auto read_status = [&]() {
+    sandbox::SetupFailure record;
+    const ssize_t got = read(status_fd.get(), &record, sizeof(record));
+    if (got == sizeof(record) && record.step == sandbox::kSetupCompleteStep) {
+      script_started = true;
+      return;  // EOF follows
+    }
+    if (got == sizeof(record)) {
+      setup_failure = record;
+    }
+    if (got == 0 || got == sizeof(record)) {
+      status_fd.Reset();
     }
   };
 
@@ -311,7 +326,7 @@ Result<Execution> Engine::Run(std::string_view script, const Limits& limits,
       if (got.ok() && got->bytes > 0) {
         message = zygote::DecodeReport(std::span(buffer.data(), got->bytes));
       }
-      if (!message) {
+      if (!message || message->kind != zygote::ReportKind::kExited) {
         // The zygote closes the socket after the exit report; closed (or garbled) before it
         // means the zygote is gone.
         report_fd.Reset();
@@ -321,33 +336,19 @@ Result<Execution> Engine::Run(std::string_view script, const Limits& limits,
         zygote_lost = true;
         break;
       }
-      if (message->kind == zygote::ReportKind::kStarted) {
-        child = message->pid;
-        if (!got->fds.empty()) {
-          kill_handle = std::move(got->fds.front());
-        }
-        trace.started = Clock::now();
-      } else if (message->kind == zygote::ReportKind::kForkFailed) {
-        return SysError("fork (in the zygote)", message->sys_errno);
-      } else {
-        exit_report = *message;
-        seen.exited = true;
-        trace.exited = Clock::now();
-        seen.wait_status = message->wait_status;
-        // main() is done: nothing the execution started may outlive it.
+      exit_report = *message;
+      seen.exited = true;
+      trace.exited = Clock::now();
+      seen.wait_status = message->wait_status;
+      // Jailed, the zygote reports the exit only once the execution's pid namespace is empty:
+      // nothing of it can run any more. Unjailed (tests), what it left behind is killed now.
+      if (!config_.jail) {
         kill_execution();
-        stop_waiting = Clock::now() + kDrainGrace;
       }
+      stop_waiting = Clock::now() + kDrainGrace;
     }
     if (polled[1].revents != 0) {
-      sandbox::SetupFailure failure;
-      const ssize_t got = read(status_fd.get(), &failure, sizeof(failure));
-      if (got == sizeof(failure)) {
-        setup_failure = failure;
-      }
-      if (got == 0 || got == sizeof(failure)) {
-        status_fd.Reset();
-      }
+      read_status();
     }
     for (Stream* stream : {&stdout_stream, &stderr_stream, &result_stream}) {
       const size_t index = stream == &stdout_stream ? 2 : stream == &stderr_stream ? 3 : 4;
@@ -359,10 +360,31 @@ Result<Execution> Engine::Run(std::string_view script, const Limits& limits,
       seen.result_overflow = true;
       kill_execution();
     }
+    if (answer_early_ && child.cgroup && !seen.exited && !seen.result_overflow &&
+        polled[4].revents != 0 && EnvelopeComplete(result_stream.capture.data())) {
+      // The runner has said all it will say: the verdict is known. cgroup.kill leaves nothing
+      // of the execution able to run user code once the write returns; tearing its processes
+      // down (unmapping the zygote's pages) goes on after the answer, off the request's path.
+      // Everything main() printed was written before its result: it is in the pipes already.
+      kill_execution();
+      seen.answered_early = true;
+      trace.exited = Clock::now();
+      stdout_stream.Drain();
+      stderr_stream.Drain();
+      break;
+    }
+  }
+  if (status_fd && !script_started && !setup_failure) {
+    read_status();  // the record may still be in the pipe
   }
   if (cancelled) {
     kill_execution();
     return MakeError(ErrorCode::kCancelled, "execution " + std::to_string(id) + " was cancelled");
+  }
+  if (!script_started && !setup_failure && !seen.timed_out && !seen.answered_early) {
+    *lost_before_start = true;
+    return MakeError(ErrorCode::kZygoteDied, "the child of execution " + std::to_string(id) +
+                                                 " died before its script started");
   }
   if (zygote_lost) {
     kill_execution();
@@ -370,38 +392,33 @@ Result<Execution> Engine::Run(std::string_view script, const Limits& limits,
                      "the zygote died while execution " + std::to_string(id) + " was running");
   }
   if (setup_failure) {
-    setup_failure->path[sizeof(setup_failure->path) - 1] = '\0';
-    std::string step = sandbox::StepName(static_cast<sandbox::Step>(setup_failure->step));
-    if (setup_failure->path[0] != '\0') {
-      step += std::string(" (") + setup_failure->path + ")";
-    }
-    return MakeError(ErrorCode::kSetupFailed, "child set-up failed at step " + step + ": " +
-                                                  std::strerror(setup_failure->sys_errno));
+    return SetupFailureError(*setup_failure);
   }
 
   trace.drained = Clock::now();
   Execution execution;
   execution.usage.wall_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start).count();
-  seen.cpu_used_ns = exit_report.user_cpu_ns + exit_report.system_cpu_ns;
+  // The child's set-up ran before the hand-over: it is not the script's CPU time.
+  const auto script_share = [&child](uint64_t ns) {
+    return ns > child.setup_cpu_ns ? ns - child.setup_cpu_ns : 0;
+  };
+  seen.cpu_used_ns = script_share(exit_report.user_cpu_ns + exit_report.system_cpu_ns);
   execution.usage.memory_peak_bytes = exit_report.max_rss_bytes;
-  if (cgroup) {
-    const cgroup::CgroupUsage usage = cgroup->ReadUsage();
+  if (child.cgroup) {
+    const cgroup::CgroupUsage usage = child.cgroup->ReadUsage();
     seen.oom_kills = usage.oom_kills;
     if (usage.cpu_measured) {
-      seen.cpu_used_ns = std::max(seen.cpu_used_ns, usage.cpu_usage_ns);
+      seen.cpu_used_ns = std::max(seen.cpu_used_ns, script_share(usage.cpu_usage_ns));
     }
     if (usage.memory_measured) {
       execution.usage.memory_peak_bytes = usage.memory_peak_bytes;
     }
-    if (Status s = cgroup->Remove(); !s.ok()) {
-      LogWarning("removing the cgroup of execution " + std::to_string(id) + ": " +
-                 s.error().ToString());
-    }
   }
   trace.removed = Clock::now();
   if (GetLogLevel() <= LogLevel::kDebug) {
-    LogDebug("execution " + std::to_string(id) + ": " + trace.Describe());
+    LogDebug("execution " + std::to_string(id) + (pooled ? " (pooled child): " : " (new child): ") +
+             trace.Describe());
   }
   execution.usage.cpu_ms = static_cast<int64_t>(seen.cpu_used_ns / 1000000);
   seen.result_channel = result_stream.capture.data();

@@ -3,7 +3,6 @@
 // removal of everything it started. Runs in the server; Run() is thread-safe.
 #pragma once
 
-#include <atomic>
 #include <memory>
 #include <optional>
 #include <string>
@@ -11,8 +10,11 @@
 #include <vector>
 
 #include "cgroup/execution_cgroup.h"
+#include "service/janitor.h"
 #include "service/limits.h"
 #include "service/outcome.h"
+#include "service/prepared_child.h"
+#include "service/warm_pool.h"
 #include "sys/event_fd.h"
 #include "util/result.h"
 #include "zygote/client.h"
@@ -36,6 +38,9 @@ struct EngineConfig {
   // Tests only: sandbox::kPolicyTestNo* bits, each switching off one control of the jail so a
   // hostile test can show its probe would notice the breach. No flag or variable sets these.
   uint32_t test_relaxations = 0;
+  // Children made ahead of demand with `limits` (requests with other limits that a child cannot
+  // be lowered to make their own). max_idle 0: every execution makes its own child.
+  PoolConfig pool;
 };
 
 struct Usage {
@@ -87,9 +92,18 @@ class Engine {
   // that user's uid (seen as 65534 inside) rather than as the sandbox uid.
   bool rootless() const { return rootless_; }
   pid_t zygote_pid() { return zygote_->pid(); }
+  PoolStats pool_stats() const;
+  // Waits until the cgroups of finished executions are removed (they go in the background).
+  void FinishTeardown() { janitor_->Drain(); }
 
  private:
   Engine() = default;
+  // One attempt of Run in one child. `lost_before_start`: the child died before the script
+  // started (nothing of it ran), so Run may try again.
+  Result<Execution> RunOnce(std::string_view script, const Limits& limits,
+                            const sys::EventFd* cancel, bool* lost_before_start);
+  // A child ready to be handed `limits`: from the pool, or made now.
+  Result<PreparedChild> Acquire(const Limits& limits, bool* pooled);
 
   EngineConfig config_;
   Enforcement enforcement_;
@@ -97,7 +111,15 @@ class Engine {
   std::unique_ptr<zygote::ZygoteClient> zygote_;
   sys::UniqueFd root_fd_;  // jail only: the placeholder working directory of fork requests
   bool rootless_ = false;
-  std::atomic<uint64_t> next_id_{1};
+  // The verdict is given as soon as the runner's message is complete, killing the execution
+  // then: only where one write kills a whole cgroup (cgroup.kill). Elsewhere it waits for the
+  // zygote's exit report, which comes once the pid namespace is empty.
+  bool answer_early_ = false;
+  // Declared in teardown order, last first: the pool retires its children into the janitor,
+  // which removes their cgroups while the zygote still reaps them.
+  std::unique_ptr<Janitor> janitor_;
+  std::unique_ptr<ChildFactory> factory_;
+  std::unique_ptr<WarmPool> pool_;
 };
 
 }  // namespace pyexec::service

@@ -109,6 +109,16 @@ Outcome FromEnvelope(const nlohmann::json& envelope, std::string_view payload,
 
 }  // namespace
 
+bool EnvelopeComplete(std::string_view channel) {
+  std::string_view payload;
+  const std::optional<nlohmann::json> envelope = ParseEnvelope(channel, &payload);
+  if (!envelope) {
+    return false;
+  }
+  const std::optional<int64_t> bytes = IntField(*envelope, "bytes");
+  return bytes && *bytes >= 0 && static_cast<uint64_t>(*bytes) == payload.size();
+}
+
 std::string_view VerdictName(Verdict verdict) {
   for (const auto& [candidate, name] : kNames) {
     if (candidate == verdict) {
@@ -149,7 +159,8 @@ Outcome Classify(const Observation& observation) {
     return outcome;
   }
   const int ws = observation.wait_status;
-  const bool clean_exit = observation.exited && WIFEXITED(ws) && WEXITSTATUS(ws) == 0;
+  const bool clean_exit =
+      observation.answered_early || (observation.exited && WIFEXITED(ws) && WEXITSTATUS(ws) == 0);
   std::string_view payload;
   if (clean_exit) {
     if (std::optional<nlohmann::json> envelope =

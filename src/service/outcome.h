@@ -48,6 +48,9 @@ struct Observation {
   std::chrono::milliseconds timeout{0};
   bool exited = false;  // the zygote reported the child's wait status
   int wait_status = 0;
+  // The runner's whole message arrived (EnvelopeComplete) and the execution was killed then,
+  // without waiting for the exit status: the envelope is believed as if the child exited 0.
+  bool answered_early = false;
   std::string result_channel;    // bytes the child wrote on its result descriptor
   bool result_overflow = false;  // it wrote more than the channel's cap
   uint64_t result_limit_bytes = 0;
@@ -59,6 +62,10 @@ struct Observation {
 
 // Maximum nesting accepted in a result (and in the envelope: 2).
 inline constexpr size_t kMaxResultDepth = 10000;
+
+// True when `channel` holds the runner's whole message: a believable envelope line whose
+// "bytes" field is exactly the size of what follows it.
+bool EnvelopeComplete(std::string_view channel);
 
 // Derives the verdict. Precedence: deadline, overflow of the result channel, memory (an OOM
 // kill), the runner's envelope (only when the child exited 0), then how the process ended.

@@ -22,6 +22,11 @@ void EventFd::Raise() const noexcept {
   [[maybe_unused]] const ssize_t ignored = write(fd_.get(), &one, sizeof(one));
 }
 
+void EventFd::Clear() const noexcept {
+  uint64_t count = 0;
+  [[maybe_unused]] const ssize_t ignored = read(fd_.get(), &count, sizeof(count));  // non-blocking
+}
+
 bool EventFd::Raised() const {
   pollfd polled{fd_.get(), POLLIN, 0};
   return poll(&polled, 1, 0) == 1;

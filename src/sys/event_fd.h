@@ -14,6 +14,8 @@ class EventFd {
   // Raises the flag. Async-signal-safe (one write(2)), callable from a signal handler.
   void Raise() const noexcept;
   bool Raised() const;
+  // Lowers the flag again (for flags used as repeated wake-ups).
+  void Clear() const noexcept;
   int fd() const { return fd_.get(); }
 
  private:

@@ -21,6 +21,10 @@ void BeforeFork();
 void AfterForkInParent();
 void AfterForkInChild();
 
+// In a contained child still waiting for its script: the runner's per-child set-up (reseeding
+// the random generators), done before the request arrives. Runs only code of pyexec's own.
+void PrepareRunner();
+
 // In a contained child: runs the runner on the script and _exits. Never returns.
 [[noreturn]] void RunRunnerAndExit(int result_fd, int script_fd, uint64_t result_limit);
 

@@ -16,13 +16,13 @@
 namespace pyexec::zygote {
 
 inline constexpr uint32_t kMagic = 0x50594558;  // "PYEX"
-inline constexpr uint32_t kVersion = 1;
+inline constexpr uint32_t kVersion = 2;
 
 // Descriptors attached to a fork request, in this order, then `cgroup_fd_count` cgroup.procs
 // descriptors.
 enum RequestFd : uint32_t {
   kReportFd = 0,  // SEQPACKET socket: the zygote's reports for this execution
-  kScriptFd,      // sealed memfd with the script
+  kScriptFd,      // SEQPACKET socket: the hand-over (sandbox/start.h), then the script
   kStdoutFd,
   kStderrFd,
   kResultFd,

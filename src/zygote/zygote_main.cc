@@ -21,8 +21,10 @@
 #include "sandbox/init_image.h"
 #include "sandbox/pid_namespace.h"
 #include "sandbox/policy.h"
+#include "sandbox/start.h"
 #include "sys/fds.h"
 #include "sys/files.h"
+#include "sys/memory.h"
 #include "sys/process.h"
 #include "util/log.h"
 #include "util/strings.h"
@@ -55,6 +57,7 @@ size_t CountThreads() {
 
 [[noreturn]] void RunChild(const ForkRequest& request, std::vector<sys::UniqueFd>& fds,
                            pid_t zygote_pid, const sandbox::SeccompProgram& seccomp) {
+  sys::UseSmallPagesFromNowOn();
   std::vector<int> cgroup_fds;
   for (uint32_t i = 0; i < request.cgroup_fd_count; ++i) {
     cgroup_fds.push_back(fds[kFixedFdCount + i].get());
@@ -68,8 +71,10 @@ size_t CountThreads() {
   child_fds.cwd_fd = fds[kCwdFd].get();
   child_fds.cgroup_join_fds = cgroup_fds;
   sandbox::ContainChild(request.policy, child_fds, zygote_pid, seccomp);
+  PrepareRunner();
+  const uint64_t result_limit = sandbox::AwaitStart();
   sandbox::FinishSetup();
-  RunRunnerAndExit(sandbox::kResultFd, sandbox::kScriptFd, request.policy.result_limit_bytes);
+  RunRunnerAndExit(sandbox::kResultFd, sandbox::kScriptFd, result_limit);
 }
 
 class Zygote {
@@ -353,6 +358,10 @@ void ZygoteMain(const std::vector<std::string>& preload, bool rootless) {
              " threads after preloading; it must be single-threaded to fork safely");
     _exit(1);
   }
+  // Last before serving: fewer page-table entries for every fork to copy and exit to tear down.
+  const sys::HugePageReport huge = sys::CollapseHeapIntoHugePages();
+  LogInfo("huge pages back " + std::to_string(huge.collapsed_bytes >> 20) + " of " +
+          std::to_string(huge.candidate_bytes >> 20) + " MiB of the heap");
   Ready ready;
   ready.pid = getpid();
   if (!sys::SendWithFds(kControlFd, Encode(ready), {}).ok()) {

@@ -7,11 +7,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <thread>
+
+#include "sandbox/start.h"
 
 namespace pyexec::e2e {
 namespace {
@@ -227,6 +231,61 @@ std::vector<pid_t> Descendants(pid_t root) {
   return found;
 }
 
+namespace {
+
+std::string PidNamespaceOf(pid_t pid) {
+  std::error_code error;
+  return std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/ns/pid", error).string();
+}
+
+std::string NameOf(pid_t pid) {
+  std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
+  std::string name;
+  std::getline(comm, name);
+  return name;
+}
+
+}  // namespace
+
+std::vector<pid_t> WarmPoolProcesses(pid_t service_pid) {
+  const std::vector<pid_t> all = Descendants(service_pid);
+  std::set<std::string> pool_namespaces;
+  for (const pid_t pid : all) {
+    if (NameOf(pid) == sandbox::kIdleChildName) {
+      pool_namespaces.insert(PidNamespaceOf(pid));
+    }
+  }
+  pool_namespaces.erase("");
+  std::vector<pid_t> pool;
+  for (const pid_t pid : all) {
+    if (pool_namespaces.count(PidNamespaceOf(pid)) != 0) {
+      pool.push_back(pid);
+    }
+  }
+  return pool;
+}
+
+std::vector<pid_t> DescendantsBesidesThePool(pid_t service_pid) {
+  const std::vector<pid_t> pool = WarmPoolProcesses(service_pid);
+  std::vector<pid_t> rest;
+  for (const pid_t pid : Descendants(service_pid)) {
+    if (std::find(pool.begin(), pool.end(), pid) == pool.end()) {
+      rest.push_back(pid);
+    }
+  }
+  return rest;
+}
+
+pid_t ZygoteOf(pid_t service_pid) {
+  for (const pid_t pid : Descendants(service_pid)) {
+    bool zombie = false;
+    if (ParentOf(pid, &zombie) == service_pid && !zombie) {
+      return pid;
+    }
+  }
+  return -1;
+}
+
 bool ProcessAlive(pid_t pid) {
   bool zombie = false;
   return ParentOf(pid, &zombie) >= 0 && !zombie;
@@ -253,11 +312,23 @@ std::vector<std::string> CgroupTrees(pid_t service_pid) {
 }
 
 size_t ExecutionCgroupCount(pid_t service_pid) {
+  const std::vector<pid_t> pool = WarmPoolProcesses(service_pid);
   size_t count = 0;
   for (const std::string& tree : CgroupTrees(service_pid)) {
     std::error_code error;
     for (const auto& entry : std::filesystem::directory_iterator(tree, error)) {
-      if (entry.is_directory(error)) {
+      if (!entry.is_directory(error)) {
+        continue;
+      }
+      // A warm pool child's cgroup holds that child and nothing else.
+      std::ifstream procs(entry.path() / "cgroup.procs");
+      bool pool_only = true;
+      bool any = false;
+      for (pid_t pid = 0; procs >> pid;) {
+        any = true;
+        pool_only = pool_only && std::find(pool.begin(), pool.end(), pid) != pool.end();
+      }
+      if (!any || !pool_only) {
         ++count;
       }
     }

@@ -87,6 +87,14 @@ bool WaitUntil(const std::function<bool()>& predicate, std::chrono::milliseconds
 
 // Live (non-zombie) processes descended from `root`, `root` excluded.
 std::vector<pid_t> Descendants(pid_t root);
+// The children waiting in the service's warm pool (named "pyexec-idle") and the init of each
+// one's pid namespace: processes that ran nothing of any script.
+std::vector<pid_t> WarmPoolProcesses(pid_t service_pid);
+// Descendants(service_pid) but the warm pool's: the zygote and what executions left running.
+std::vector<pid_t> DescendantsBesidesThePool(pid_t service_pid);
+// The service's own child, its zygote (the doctor's probes are gone by the time it listens);
+// -1 when there is none.
+pid_t ZygoteOf(pid_t service_pid);
 bool ProcessAlive(pid_t pid);
 // Directories named pyexec-<pid> anywhere under /sys/fs/cgroup: the service's cgroup trees.
 std::vector<std::string> CgroupTrees(pid_t service_pid);

@@ -112,13 +112,13 @@ std::vector<std::string> Subdirectories(const std::string& dir) {
   return names;
 }
 
-// Runs `script` jailed on the shared engine; `script` must create /tmp/<marker> and then wait
-// for /tmp/go. While it waits, the test reads its cgroups from the host (in its cgroup
+// Runs `script` jailed on an engine without a pool; `script` must create /tmp/<marker> and then
+// wait for /tmp/go. While it waits, the test reads its cgroups from the host (in its cgroup
 // namespace the script sees only "/"), then lets it go on. Afterwards every cgroup directory
 // it ran in must be gone, and the engine's tree must hold no execution.
 void ExpectCgroupsRemovedAfter(const std::string& script, const std::string& marker,
                                const service::Limits& limits, const std::string& verdict) {
-  service::Engine& engine = SharedEngine();
+  service::Engine& engine = EngineWithoutPool();
   std::optional<Result<service::Execution>> outcome;
   std::thread runner([&] { outcome.emplace(engine.Run(script, limits)); });
   const std::vector<pid_t> running =
@@ -131,6 +131,7 @@ void ExpectCgroupsRemovedAfter(const std::string& script, const std::string& mar
     std::ofstream(proc + "/root/tmp/go").put('1');
   }
   runner.join();
+  engine.FinishTeardown();
   ASSERT_EQ(running.size(), 1u) << "the script never started";
   ASSERT_TRUE(outcome.has_value() && outcome->ok());
   ASSERT_EQ(VerdictOf(outcome->value()), verdict) << outcome->value().outcome.message;

@@ -44,6 +44,7 @@
 #include <vector>
 
 #include "sandbox/policy.h"
+#include "sandbox/start.h"
 #include "service/engine.h"
 #include "support/engine_fixture.h"
 #include "sys/event_fd.h"
@@ -96,6 +97,7 @@ using JailCompatibility = JailTest;
 service::Execution RunJailed(std::string_view script,
                              const service::Limits& limits = DefaultLimits()) {
   Result<service::Execution> execution = JailedEngine().Run(script, limits);
+  JailedEngine().FinishTeardown();
   if (!execution.ok()) {
     ADD_FAILURE() << "jailed engine error: " << execution.error().ToString();
     return service::Execution{};
@@ -261,6 +263,8 @@ class SandboxUidBait {
 struct HostProcess {
   pid_t pid = 0;
   pid_t parent = 0;
+  std::string name;            // comm
+  char state = '?';            // R, S, D, Z...
   std::vector<uint32_t> uids;  // real, effective, saved, filesystem
   std::string command_line;
 };
@@ -281,6 +285,10 @@ std::vector<HostProcess> HostProcesses() {
       std::istringstream fields(line.substr(line.find(':') + 1));
       if (line.rfind("PPid:", 0) == 0) {
         fields >> process.parent;
+      } else if (line.rfind("Name:", 0) == 0) {
+        fields >> process.name;
+      } else if (line.rfind("State:", 0) == 0) {
+        fields >> process.state;
       } else if (line.rfind("Uid:", 0) == 0) {
         uint32_t uid = 0;
         while (fields >> uid) {
@@ -319,7 +327,10 @@ std::vector<HostProcess> SandboxProcessesOf(pid_t zygote, const std::string& tag
       const auto up = parents.find(ancestor);
       ancestor = up == parents.end() ? 0 : up->second;
     }
-    if (sandbox_uid && (descends || process.command_line.find(tag) != std::string::npos)) {
+    // Children waiting in the warm pool have run nothing; zombies run nothing any more.
+    const bool counts = process.name != sandbox::kIdleChildName && process.state != 'Z';
+    if (counts && sandbox_uid &&
+        (descends || process.command_line.find(tag) != std::string::npos)) {
       found.push_back(process);
     }
   }
@@ -929,6 +940,76 @@ TEST_F(JailProcesses, DoubleForkedDaemon_DoesNotSurviveTheRun) {
   EXPECT_THAT(left, IsEmpty()) << Describe(left);
 }
 
+// True while `pid` may still run user code: it exists, is not a zombie, and has no SIGKILL
+// pending (a task with SIGKILL pending never returns to user space: it only finishes exiting).
+bool CanStillRun(pid_t pid) {
+  Result<std::string> status = sys::ReadFile("/proc/" + std::to_string(pid) + "/status");
+  if (!status.ok()) {
+    return false;
+  }
+  const auto field = [&status](const std::string& key) {
+    const size_t at = status->find("\n" + key + ":\t");
+    return at == std::string::npos
+               ? std::string()
+               : status->substr(at + key.size() + 3,
+                                status->find('\n', at + 1) - at - key.size() - 3);
+  };
+  const std::string state = field("State");
+  if (state.empty() || state[0] == 'Z' || state[0] == 'X') {
+    return false;
+  }
+  constexpr uint64_t kSigkillBit = uint64_t{1} << (SIGKILL - 1);
+  for (const char* pending : {"SigPnd", "ShdPnd"}) {
+    if ((std::stoull(field(pending), nullptr, 16) & kSigkillBit) != 0) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// The answer may come before the execution's processes are torn down (unmapping a copy of the
+// zygote takes a while), but never while any of them can still run user code.
+TEST_F(JailProcesses, WhenTheAnswerComes_NoProcessOfTheExecutionCanRunUserCode) {
+  service::Engine& engine = EngineWithoutPool();  // before the thread: a single-threaded zygote
+  const std::string name = "pyexec-jail-daemon-" + RandomToken();
+  // The positive control first: while the execution lingers, the probe sees its daemon run.
+  Result<sys::EventFd> cancel = sys::EventFd::Create();
+  ASSERT_TRUE(cancel.ok());
+  std::thread lingering([&] {
+    (void)engine.Run(Payload("jail_daemon_does_not_survive.py",
+                             {{"name", name + "-control"}, {"linger_seconds", 60}}),
+                     DefaultLimits(), &*cancel);
+  });
+  bool control_seen = false;
+  const Clock::time_point deadline = Clock::now() + std::chrono::seconds(30);
+  while (Clock::now() < deadline && !control_seen) {
+    for (const HostProcess& process : SandboxProcessesOf(engine.zygote_pid(), name)) {
+      control_seen = control_seen || (process.command_line.rfind(name + "-control", 0) == 0 &&
+                                      CanStillRun(process.pid));
+    }
+    if (!control_seen) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  cancel->Raise();
+  lingering.join();
+  ASSERT_TRUE(control_seen) << "the probe never saw the lingering execution's daemon run";
+
+  Result<service::Execution> run = engine.Run(
+      Payload("jail_daemon_does_not_survive.py", {{"name", name}, {"linger_seconds", 0}}),
+      DefaultLimits());
+  // At once, before anything else is torn down: every process left is dying.
+  const std::vector<HostProcess> seen = SandboxProcessesOf(engine.zygote_pid(), name);
+  ASSERT_TRUE(run.ok()) << run.error().ToString();
+  ASSERT_EQ(VerdictOf(*run), "ok") << run->outcome.message << run->stderr_data;
+  for (const HostProcess& process : seen) {
+    EXPECT_FALSE(CanStillRun(process.pid)) << Describe({process});
+  }
+  engine.FinishTeardown();
+  const std::vector<HostProcess> left = SandboxProcessesOf(engine.zygote_pid(), name);
+  EXPECT_THAT(left, IsEmpty()) << Describe(left);
+}
+
 TEST_F(JailProcesses, IgnoringSignals_DoesNotOutliveTheDeadline) {
   service::Engine& engine = JailedEngine();
   service::Limits limits = DefaultLimits();
@@ -975,6 +1056,7 @@ TEST_F(JailProcesses, SandboxProcesses_AreSeenWhileTheRunLastsAndGoneAfterCancel
   }
   cancel->Raise();
   runner.join();
+  engine.FinishTeardown();
 
   ASSERT_TRUE(daemon_seen) << "the scan never found the daemon: " << Describe(seen);
   EXPECT_GE(seen.size(), 2u) << "the script and its daemon: " << Describe(seen);

@@ -65,8 +65,19 @@ service::Engine& RelaxedEngine(uint32_t relaxations) {
 
 service::Engine& UnjailedEngine() { return EngineWithoutJail(); }
 
+service::Engine& EngineWithoutPool() {
+  static std::unique_ptr<service::Engine> engine;
+  if (!engine) {
+    service::EngineConfig config;
+    config.pool.max_idle = 0;
+    engine = CreateOrAbort(config, "pool-less");
+  }
+  return *engine;
+}
+
 service::Execution RunUnjailed(std::string_view script, const service::Limits& limits) {
   Result<service::Execution> execution = UnjailedEngine().Run(script, limits);
+  UnjailedEngine().FinishTeardown();
   if (!execution.ok()) {
     ADD_FAILURE() << "unjailed engine error: " << execution.error().ToString();
     return service::Execution{};
@@ -78,6 +89,7 @@ service::Limits DefaultLimits() { return service::Limits{}; }
 
 service::Execution RunScript(std::string_view script, const service::Limits& limits) {
   Result<service::Execution> execution = SharedEngine().Run(script, limits);
+  SharedEngine().FinishTeardown();
   if (!execution.ok()) {
     ADD_FAILURE() << "engine error: " << execution.error().ToString();
     return service::Execution{};

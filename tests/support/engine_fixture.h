@@ -22,11 +22,16 @@ service::Engine& SharedEngine();
 // The jailed engine: SharedEngine(), named for tests whose point is the jail.
 service::Engine& JailedEngine();
 
+// A jailed engine without a warm pool: every execution's child is made for it, so that nothing
+// but running executions has processes or cgroups (tests that check what is left after a run).
+service::Engine& EngineWithoutPool();
+
 // The default limits, for tests that lower one of them.
 service::Limits DefaultLimits();
 
 // Runs `script` on the shared engine; fails the test (and returns an empty Execution) on an
-// infrastructure error.
+// infrastructure error. Returns once the execution is torn down completely (its cgroup removed),
+// as do the other Run* helpers: what a test finds afterwards is what the execution left.
 service::Execution RunScript(std::string_view script,
                              const service::Limits& limits = DefaultLimits());
 

@@ -17,12 +17,12 @@ ForkRequest SampleRequest(uint32_t cgroup_fd_count) {
   ForkRequest request;
   request.execution_id = 0x0123456789ABCDEFULL;
   request.cgroup_fd_count = cgroup_fd_count;
-  request.policy.cpu_time_seconds = 7;
-  request.policy.file_size_bytes = 64ULL << 20;
-  request.policy.open_files = 256;
-  request.policy.address_space_bytes = 1ULL << 33;
-  request.policy.max_processes = 128;
-  request.policy.result_limit_bytes = 16ULL << 20;
+  request.policy.rlimits.cpu_time_seconds = 7;
+  request.policy.rlimits.file_size_bytes = 64ULL << 20;
+  request.policy.rlimits.open_files = 256;
+  request.policy.rlimits.address_space_bytes = 1ULL << 33;
+  request.policy.rlimits.max_processes = 128;
+  request.policy.tmp_size_bytes = 16ULL << 20;
   return request;
 }
 
@@ -41,12 +41,12 @@ TEST(ForkRequestProtocol, RoundTripsEveryField) {
   EXPECT_EQ(received->version, kVersion);
   EXPECT_EQ(received->execution_id, sent.execution_id);
   EXPECT_EQ(received->cgroup_fd_count, 3u);
-  EXPECT_EQ(received->policy.cpu_time_seconds, 7u);
-  EXPECT_EQ(received->policy.file_size_bytes, sent.policy.file_size_bytes);
-  EXPECT_EQ(received->policy.open_files, 256u);
-  EXPECT_EQ(received->policy.address_space_bytes, sent.policy.address_space_bytes);
-  EXPECT_EQ(received->policy.max_processes, 128u);
-  EXPECT_EQ(received->policy.result_limit_bytes, sent.policy.result_limit_bytes);
+  EXPECT_EQ(received->policy.rlimits.cpu_time_seconds, 7u);
+  EXPECT_EQ(received->policy.rlimits.file_size_bytes, sent.policy.rlimits.file_size_bytes);
+  EXPECT_EQ(received->policy.rlimits.open_files, 256u);
+  EXPECT_EQ(received->policy.rlimits.address_space_bytes, sent.policy.rlimits.address_space_bytes);
+  EXPECT_EQ(received->policy.rlimits.max_processes, 128u);
+  EXPECT_EQ(received->policy.tmp_size_bytes, sent.policy.tmp_size_bytes);
 }
 
 TEST(ForkRequestProtocol, AcceptsNoCgroupFdsAndTheMaximum) {

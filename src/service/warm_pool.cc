@@ -1,0 +1,230 @@
+#include "service/warm_pool.h"
+
+#include <poll.h>
+
+#include <algorithm>
+#include <cmath>
+#include <utility>
+#include <vector>
+
+#include "util/log.h"
+
+namespace pyexec::service {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// How long a child may take to contain itself before the pool gives up on it.
+constexpr std::chrono::seconds kSetupTimeout{30};
+// After a child failed its set-up, the pool waits this long before it tries again (the next
+// request makes its own and reports the failure).
+constexpr std::chrono::seconds kFailureBackoff{1};
+// The pool shrinks by one child at most this often.
+constexpr std::chrono::seconds kShrinkInterval{1};
+// How long an execution that found the pool empty waits for a child being made before it
+// makes its own.
+constexpr std::chrono::milliseconds kWaitForMaking{100};
+
+}  // namespace
+
+WarmPool::WarmPool(ChildFactory& factory, Limits limits, PoolConfig config)
+    : factory_(factory),
+      limits_(limits),
+      config_(config),
+      peak_at_(Clock::now()),
+      second_at_(Clock::now()) {
+  if (!wake_.ok()) {
+    LogError("warm pool: " + wake_.error().ToString() + "; every execution makes its own child");
+    return;
+  }
+  thread_ = std::thread([this] { Loop(); });
+}
+
+WarmPool::~WarmPool() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  added_.notify_all();
+  if (wake_.ok()) {
+    wake_->Raise();
+  }
+  if (thread_.joinable()) {
+    thread_.join();
+  }
+  for (PreparedChild& child : idle_) {
+    factory_.Retire(std::move(child));
+  }
+}
+
+size_t WarmPool::TargetLocked() const {
+  if (config_.max_idle == 0) {
+    return 0;
+  }
+  const size_t demand = std::max(peak_, previous_peak_);
+  const size_t floor = std::min(config_.min_idle, config_.max_idle);
+  if (demand == 0) {
+    return floor;
+  }
+  // Twice the executions in flight at once, and one more; and what starts while replacements
+  // are being made (each takes several times as long as a short script).
+  const double rate = static_cast<double>(std::max(takes_this_second_, takes_last_second_));
+  const auto in_the_making = static_cast<size_t>(std::ceil(rate * make_ms_ / 1000.0));
+  return std::clamp(std::max(2 * demand + 1, in_the_making + demand + 1), floor, config_.max_idle);
+}
+
+void WarmPool::RollLocked(Clock::time_point now) {
+  if (now - peak_at_ >= config_.demand_window) {
+    previous_peak_ = peak_;
+    peak_ = in_flight_;
+    peak_at_ = now;
+  }
+  if (now - second_at_ >= std::chrono::seconds(1)) {
+    takes_last_second_ = now - second_at_ < std::chrono::seconds(2) ? takes_this_second_ : 0;
+    takes_this_second_ = 0;
+    second_at_ = now;
+  }
+}
+
+std::optional<PreparedChild> WarmPool::Take(const Limits& limits) {
+  std::vector<PreparedChild> stale;
+  std::optional<PreparedChild> taken;
+  {
+    std::unique_lock lock(mutex_);
+    ++in_flight_;
+    peak_ = std::max(peak_, in_flight_);
+    RollLocked(Clock::now());
+    ++takes_this_second_;
+    if (CanServe(limits_, limits)) {
+      if (idle_.empty() && making_ > 0) {
+        // The wait is bounded, and the loop is told first so the pool grows for this demand.
+        wake_->Raise();
+        added_.wait_for(lock, kWaitForMaking, [this] { return !idle_.empty() || stopping_; });
+      }
+      while (!idle_.empty() && !taken) {
+        PreparedChild child = std::move(idle_.front());
+        idle_.pop_front();
+        if (ChildFactory::StillWaiting(child)) {
+          taken.emplace(std::move(child));
+        } else {
+          stale.push_back(std::move(child));  // it died (with its zygote, say)
+          ++retired_;
+        }
+      }
+    }
+    ++(taken ? hits_ : misses_);
+  }
+  if (wake_.ok()) {
+    wake_->Raise();
+  }
+  for (PreparedChild& child : stale) {
+    factory_.Retire(std::move(child));
+  }
+  return taken;
+}
+
+void WarmPool::Done() {
+  std::lock_guard lock(mutex_);
+  --in_flight_;
+}
+
+PoolStats WarmPool::stats() const {
+  std::lock_guard lock(mutex_);
+  PoolStats stats;
+  stats.idle = idle_.size();
+  stats.target = TargetLocked();
+  stats.in_flight = in_flight_;
+  stats.hits = hits_;
+  stats.misses = misses_;
+  stats.retired = retired_;
+  stats.failures = failures_;
+  return stats;
+}
+
+void WarmPool::Loop() {
+  std::vector<PreparedChild> making;  // begun, not ready yet; only this thread touches it
+  Clock::time_point last_shrink = Clock::now();
+  Clock::time_point retry_at = Clock::now();  // after a failure, no new child before this
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    const Clock::time_point now = Clock::now();
+    RollLocked(now);
+    const size_t target = TargetLocked();
+    // Start what is missing. The zygote forks them one after another; each then builds its
+    // own jail on whichever core is free.
+    while (idle_.size() + making.size() < target && now >= retry_at && !stopping_) {
+      lock.unlock();
+      Result<PreparedChild> child = factory_.Begin(limits_);
+      lock.lock();
+      if (!child.ok()) {
+        LogWarning("warm pool: " + child.error().ToString());
+        ++failures_;
+        retry_at = Clock::now() + kFailureBackoff;
+        break;
+      }
+      making.push_back(std::move(child).value());
+    }
+    making_ = making.size();
+    if (idle_.size() > target && making.empty() && now - last_shrink >= kShrinkInterval) {
+      PreparedChild child = std::move(idle_.front());
+      idle_.pop_front();
+      ++retired_;
+      last_shrink = now;
+      lock.unlock();
+      factory_.Retire(std::move(child));
+      lock.lock();
+      continue;
+    }
+    lock.unlock();
+
+    // Wait for progress of the children being made, a Take, or the next second.
+    std::vector<pollfd> polled = {{wake_->fd(), POLLIN, 0}};
+    for (const PreparedChild& child : making) {
+      for (const int fd : ChildFactory::ReadinessFds(child)) {
+        polled.push_back({fd, POLLIN, 0});
+      }
+    }
+    (void)poll(polled.data(), polled.size(), 1000);
+    if (polled[0].revents != 0) {
+      wake_->Clear();
+    }
+    std::vector<PreparedChild> ready;
+    for (size_t i = 0; i < making.size();) {
+      Result<bool> progress = factory_.Progress(making[i]);
+      const bool expired = Clock::now() - making[i].begun_at > kSetupTimeout;
+      if (progress.ok() && !*progress && !expired) {
+        ++i;
+        continue;
+      }
+      PreparedChild child = std::move(making[i]);
+      making.erase(making.begin() + static_cast<std::ptrdiff_t>(i));
+      if (progress.ok() && *progress) {
+        ready.push_back(std::move(child));
+        continue;
+      }
+      LogWarning("warm pool: " + (progress.ok() ? std::string("a child's set-up timed out")
+                                                : progress.error().ToString()));
+      factory_.Retire(std::move(child));
+      std::lock_guard failed(mutex_);
+      ++failures_;
+      retry_at = Clock::now() + kFailureBackoff;
+    }
+    lock.lock();
+    making_ = making.size();
+    for (PreparedChild& child : ready) {
+      const double ms =
+          std::chrono::duration<double, std::milli>(Clock::now() - child.begun_at).count();
+      make_ms_ = 0.8 * make_ms_ + 0.2 * ms;
+      idle_.push_back(std::move(child));
+    }
+    if (!ready.empty()) {
+      added_.notify_all();
+    }
+  }
+  lock.unlock();
+  for (PreparedChild& child : making) {
+    factory_.Retire(std::move(child));
+  }
+}
+
+}  // namespace pyexec::service

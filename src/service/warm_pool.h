@@ -1,0 +1,90 @@
+// WarmPool: children made ahead of demand (PreparedChild), so that a request only has to hand
+// its script over. A background thread keeps `target` children ready: one more than the most
+// executions that were in flight at once lately, within [min_idle, max_idle]. Children beyond
+// the target for a whole demand window are retired one per second, so an idle service keeps
+// only min_idle. Every child is used once or retired, never reused. Runs in the server.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "service/limits.h"
+#include "service/prepared_child.h"
+#include "sys/event_fd.h"
+
+namespace pyexec::service {
+
+struct PoolConfig {
+  size_t min_idle = 2;  // kept ready even when nothing has run lately
+  size_t max_idle = 8;  // at most this many ready at once; 0: no pool (each makes its own)
+  // How long a burst of demand keeps the pool large after it ended.
+  std::chrono::milliseconds demand_window{10000};
+};
+
+struct PoolStats {
+  size_t idle = 0;    // ready children
+  size_t target = 0;  // what the pool is filling to
+  size_t in_flight = 0;
+  uint64_t hits = 0;      // executions that found a ready child
+  uint64_t misses = 0;    // executions that had to make their own
+  uint64_t retired = 0;   // children retired unused (shrinking, stale, or dead)
+  uint64_t failures = 0;  // children that failed their set-up in the background
+};
+
+class WarmPool {
+ public:
+  // Children are made by `factory` with `limits` (the operator's maximums). Starts the thread.
+  WarmPool(ChildFactory& factory, Limits limits, PoolConfig config);
+  WarmPool(const WarmPool&) = delete;
+  WarmPool& operator=(const WarmPool&) = delete;
+  // Stops the thread and retires every idle child.
+  ~WarmPool();
+
+  // A ready child that can serve `limits`: one waiting, or, when none is but some are being
+  // made, the first of those to be ready (within a bound: sooner than a child made for the
+  // request alone, which would also slow those down). Counts the execution as in flight until
+  // Done().
+  std::optional<PreparedChild> Take(const Limits& limits);
+  void Done();
+
+  PoolStats stats() const;
+
+ private:
+  void Loop();
+  size_t TargetLocked() const;
+  // Rolls the demand windows forward to `now`.
+  void RollLocked(std::chrono::steady_clock::time_point now);
+
+  ChildFactory& factory_;
+  const Limits limits_;
+  const PoolConfig config_;
+  mutable std::mutex mutex_;
+  Result<sys::EventFd> wake_ = sys::EventFd::Create();  // raised by Take and on stopping
+  std::condition_variable added_;                       // a child became ready
+  size_t making_ = 0;                                   // children begun and not ready yet
+  std::deque<PreparedChild> idle_;
+  size_t in_flight_ = 0;
+  size_t peak_ = 0;  // most in flight at once since peak_at_
+  std::chrono::steady_clock::time_point peak_at_;
+  size_t previous_peak_ = 0;  // the window before
+  // Executions started in this second and the one before, and how long a child takes to be
+  // made (a moving average): children needed while replacements are being made.
+  uint64_t takes_this_second_ = 0;
+  uint64_t takes_last_second_ = 0;
+  std::chrono::steady_clock::time_point second_at_;
+  double make_ms_ = 10.0;
+  uint64_t hits_ = 0;
+  uint64_t misses_ = 0;
+  uint64_t retired_ = 0;
+  uint64_t failures_ = 0;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace pyexec::service

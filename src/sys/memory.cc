@@ -1,0 +1,148 @@
+#include "sys/memory.h"
+
+#include <sys/mman.h>
+#include <sys/prctl.h>
+
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "sys/files.h"
+
+#ifndef MADV_COLLAPSE
+#define MADV_COLLAPSE 25  // Linux 6.1, newer than glibc 2.36's headers
+#endif
+
+namespace pyexec::sys {
+namespace {
+
+constexpr uint64_t kHugePage = uint64_t{2} * 1024 * 1024;
+
+// [start, end) of the brk heap.
+std::vector<std::pair<uint64_t, uint64_t>> AnonymousMappings() {
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  Result<std::string> maps = ReadFile("/proc/self/maps", 16 << 20);
+  if (!maps.ok()) {
+    return ranges;
+  }
+  size_t at = 0;
+  while (at < maps->size()) {
+    const size_t end_of_line = maps->find('\n', at);
+    const std::string line = maps->substr(at, end_of_line - at);
+    at = end_of_line == std::string::npos ? maps->size() : end_of_line + 1;
+    uint64_t start = 0;
+    uint64_t end = 0;
+    char perms[5] = {};
+    uint64_t offset = 0;
+    unsigned major = 0;
+    unsigned minor = 0;
+    uint64_t inode = 1;
+    int name_at = 0;
+    // NOLINTNEXTLINE(cert-err34-c): every field is checked through the count
+    if (sscanf(line.c_str(), "%" SCNx64 "-%" SCNx64 " %4s %" SCNx64 " %x:%x %" SCNu64 " %n", &start,
+               &end, perms, &offset, &major, &minor, &inode, &name_at) < 7) {
+      continue;
+    }
+    const std::string name = line.substr(static_cast<size_t>(name_at));
+    // Only the brk heap: it is densely used (collapsing a sparse mapping would fill it with
+    // zeroed huge pages; MADV_COLLAPSE ignores khugepaged's max_ptes_none), and Python's
+    // objects have their own reservation already backed by huge pages.
+    const bool anonymous = inode == 0 && name == "[heap]";
+    if (anonymous && std::strncmp(perms, "rw-p", 4) == 0) {
+      ranges.emplace_back(start, end);
+    }
+  }
+  return ranges;
+}
+
+}  // namespace
+
+HugePageReport CollapseHeapIntoHugePages() {
+  HugePageReport report;
+  for (const auto& [start, end] : AnonymousMappings()) {
+    const uint64_t first = (start + kHugePage - 1) & ~(kHugePage - 1);
+    const uint64_t last = end & ~(kHugePage - 1);
+    if (last <= first) {
+      continue;
+    }
+    void* address = reinterpret_cast<void*>(first);  // NOLINT(performance-no-int-to-ptr)
+    const size_t length = last - first;
+    report.candidate_bytes += length;
+    if (madvise(address, length, MADV_HUGEPAGE) != 0) {
+      continue;
+    }
+    if (madvise(address, length, MADV_COLLAPSE) == 0) {
+      report.collapsed_bytes += length;
+    }
+  }
+  return report;
+}
+
+void UseSmallPagesFromNowOn() { (void)prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0); }
+
+bool HugePageArenas::Init(uint64_t reserve_bytes, uint64_t block_bytes) {
+  if (block_bytes == 0 || kHugePage % block_bytes != 0) {
+    return false;
+  }
+  // Over-reserve by one huge page to align the start on one.
+  void* mapped = mmap(nullptr, reserve_bytes + kHugePage, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (mapped == MAP_FAILED) {
+    return false;
+  }
+  const auto start = reinterpret_cast<uintptr_t>(mapped);
+  const uintptr_t aligned = (start + kHugePage - 1) & ~(kHugePage - 1);
+  if (aligned > start) {
+    munmap(mapped, aligned - start);
+  }
+  const uintptr_t end = start + reserve_bytes + kHugePage;
+  if (end > aligned + reserve_bytes) {
+    munmap(reinterpret_cast<void*>(aligned + reserve_bytes),  // NOLINT(performance-no-int-to-ptr)
+           end - aligned - reserve_bytes);
+  }
+  base_ = reinterpret_cast<uint8_t*>(aligned);  // NOLINT(performance-no-int-to-ptr)
+  size_ = reserve_bytes;
+  block_ = block_bytes;
+  (void)madvise(base_, size_, MADV_HUGEPAGE);  // no THP on this kernel: 4 KiB pages, still works
+  return true;
+}
+
+void* HugePageArenas::Allocate() {
+  if (sealed_) {
+    return nullptr;
+  }
+  if (free_list_ != nullptr) {
+    void* block = free_list_;
+    std::memcpy(&free_list_, block, sizeof(free_list_));
+    return block;
+  }
+  if (base_ == nullptr || used_ + block_ > size_) {
+    return nullptr;
+  }
+  void* block = base_ + used_;
+  used_ += block_;
+  return block;
+}
+
+void HugePageArenas::Free(void* block) {
+  if (sealed_) {
+    // Never handed out again: only give the pages back.
+    (void)madvise(block, block_, MADV_DONTNEED);
+    return;
+  }
+  // Keep the first page: it holds the free-list link.
+  const uint64_t page = 4096;
+  (void)madvise(static_cast<uint8_t*>(block) + page, block_ - page, MADV_DONTNEED);
+  std::memcpy(block, &free_list_, sizeof(free_list_));
+  free_list_ = block;
+}
+
+bool HugePageArenas::Owns(const void* pointer) const {
+  const auto* byte = static_cast<const uint8_t*>(pointer);
+  return base_ != nullptr && byte >= base_ && byte < base_ + size_;
+}
+
+}  // namespace pyexec::sys

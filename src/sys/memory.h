@@ -1,0 +1,53 @@
+// The zygote's memory layout, made cheap to fork: its anonymous memory backed by transparent
+// huge pages, so that fork() copies one entry per 2 MiB instead of 512 and exit() tears down as
+// few. A child writing to a shared huge page still copies only the 4 KiB it writes (the kernel
+// splits the mapping on a copy-on-write fault). Used by the zygote, once, after preloading.
+#pragma once
+
+#include <cstdint>
+
+namespace pyexec::sys {
+
+struct HugePageReport {
+  uint64_t candidate_bytes = 0;  // heap in 2 MiB-aligned ranges
+  uint64_t collapsed_bytes = 0;  // of which the kernel now backs with huge pages
+};
+
+// madvise(MADV_HUGEPAGE) and MADV_COLLAPSE (Linux 6.1) on every 2 MiB-aligned range of the
+// process's brk heap (malloc's). Best effort: where the kernel has no THP, or refuses, nothing
+// changes but the report.
+HugePageReport CollapseHeapIntoHugePages();
+
+// In a forked child: memory it allocates from now on comes in 4 KiB pages, so that a child
+// touching new memory is charged for what it uses, not for 2 MiB at a time. The huge pages it
+// shares with the zygote stay mapped. Best effort.
+void UseSmallPagesFromNowOn();
+
+// One contiguous reservation of address space, backed by transparent huge pages where the
+// kernel has them, handing out fixed-size blocks: Python's object arenas, which would otherwise
+// be scattered 1 MiB mappings of 4 KiB pages. Not thread-safe (the GIL serializes its users).
+class HugePageArenas {
+ public:
+  // Reserves `reserve_bytes` (MAP_NORESERVE: nothing is committed until touched) for blocks of
+  // `block_bytes`, a divisor of 2 MiB. False when the reservation fails.
+  bool Init(uint64_t reserve_bytes, uint64_t block_bytes);
+  // A block, or nullptr once the reservation is used up (the caller falls back to mmap).
+  void* Allocate();
+  // Returns a block: its pages go back to the kernel, the block to the free list.
+  void Free(void* block);
+  // True when `pointer` is inside the reservation.
+  bool Owns(const void* pointer) const;
+  // From now on Allocate() returns nullptr: a forked child's new arenas must be ordinary
+  // mappings, which RLIMIT_AS counts (the reservation is address space it already has).
+  void Seal() { sealed_ = true; }
+
+ private:
+  uint8_t* base_ = nullptr;
+  uint64_t size_ = 0;
+  uint64_t block_ = 0;
+  uint64_t used_ = 0;          // bump pointer, in bytes from base_
+  void* free_list_ = nullptr;  // freed blocks, linked through their first word
+  bool sealed_ = false;
+};
+
+}  // namespace pyexec::sys

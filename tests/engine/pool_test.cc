@@ -1,0 +1,244 @@
+// The warm pool: children made ahead of their requests, jailed and waiting. Each serves one
+// execution and is never reused; a request's own limits apply to the child it is handed; a
+// child that died while waiting is never a request's failure; the pool refills after use and
+// shrinks back when demand is gone.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "sandbox/start.h"
+#include "service/engine.h"
+#include "support/engine_fixture.h"
+#include "sys/files.h"
+
+namespace pyexec::testing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+nlohmann::json ResultJson(const service::Execution& run) {
+  return nlohmann::json::parse(run.outcome.result_json, nullptr, false);
+}
+
+// Processes named `name` that descend from `ancestor`, from the host's /proc.
+std::vector<pid_t> DescendantsNamed(pid_t ancestor, const std::string& name) {
+  std::map<pid_t, pid_t> parents;
+  std::map<pid_t, std::string> names;
+  std::error_code ignored;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ignored)) {
+    const std::string pid_text = entry.path().filename().string();
+    if (pid_text.find_first_not_of("0123456789") != std::string::npos) {
+      continue;
+    }
+    Result<std::string> status = sys::ReadFile(entry.path().string() + "/status");
+    if (!status.ok()) {
+      continue;
+    }
+    const pid_t pid = static_cast<pid_t>(std::stol(pid_text));
+    const size_t name_at = status->find("Name:\t");
+    const size_t ppid_at = status->find("PPid:\t");
+    if (name_at == std::string::npos || ppid_at == std::string::npos) {
+      continue;
+    }
+    names[pid] = status->substr(name_at + 6, status->find('\n', name_at) - name_at - 6);
+    parents[pid] = static_cast<pid_t>(std::stol(status->substr(ppid_at + 6)));
+  }
+  std::vector<pid_t> found;
+  for (const auto& [pid, process_name] : names) {
+    if (process_name != name) {
+      continue;
+    }
+    pid_t up = parents[pid];
+    for (int depth = 0; depth < 64 && up > 1; ++depth) {
+      if (up == ancestor) {
+        found.push_back(pid);
+        break;
+      }
+      up = parents.count(up) != 0 ? parents[up] : 0;
+    }
+  }
+  return found;
+}
+
+// Polls `condition` until it holds or `limit` passes.
+template <typename Condition>
+bool Eventually(Condition condition, std::chrono::milliseconds limit) {
+  const Clock::time_point deadline = Clock::now() + limit;
+  while (Clock::now() < deadline) {
+    if (condition()) {
+      return true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return condition();
+}
+
+std::unique_ptr<service::Engine> EngineWithPool(const service::PoolConfig& pool) {
+  service::EngineConfig config;
+  config.pool = pool;
+  Result<std::unique_ptr<service::Engine>> engine = service::Engine::Create(config);
+  EXPECT_TRUE(engine.ok()) << engine.error().ToString();
+  return engine.ok() ? std::move(engine).value() : nullptr;
+}
+
+TEST(WarmPool, IsTheDefault_AndExecutionsTakeItsChildren) {
+  service::Engine& engine = SharedEngine();
+  EXPECT_GT(engine.config().pool.max_idle, 0u);
+  ASSERT_TRUE(Eventually([&] { return engine.pool_stats().idle >= 1; }, std::chrono::seconds(30)))
+      << "the pool never made a child";
+  const uint64_t hits_before = engine.pool_stats().hits;
+  const service::Execution run = RunScript(ReferenceExample());
+  EXPECT_EQ(VerdictOf(run), "ok") << run.outcome.message << run.stderr_data;
+  EXPECT_EQ(run.outcome.result_json, R"({"status":5})");
+  EXPECT_EQ(run.stdout_data, "Hello\n");
+  EXPECT_EQ(engine.pool_stats().hits, hits_before + 1);
+}
+
+TEST(WarmPool, IdleChildren_WaitJailedUnderTheirOwnName) {
+  service::Engine& engine = SharedEngine();
+  ASSERT_TRUE(Eventually(
+      [&] { return !DescendantsNamed(engine.zygote_pid(), sandbox::kIdleChildName).empty(); },
+      std::chrono::seconds(30)));
+  for (const pid_t pid : DescendantsNamed(engine.zygote_pid(), sandbox::kIdleChildName)) {
+    Result<std::string> status = sys::ReadFile("/proc/" + std::to_string(pid) + "/status");
+    if (!status.ok()) {
+      continue;  // taken or retired meanwhile
+    }
+    // Already in the jail: the sandbox uid, no capabilities, seccomp on.
+    EXPECT_THAT(*status, ::testing::HasSubstr("Uid:\t64000\t64000\t64000\t64000")) << *status;
+    EXPECT_THAT(*status, ::testing::HasSubstr("CapEff:\t0000000000000000")) << *status;
+    EXPECT_THAT(*status, ::testing::HasSubstr("Seccomp:\t2")) << *status;
+  }
+}
+
+TEST(WarmPool, AChild_ServesOneExecutionAndNoneSeesAnotherOnesTraces) {
+  std::vector<nlohmann::json> results;
+  for (const char* token : {"first", "second", "third"}) {
+    const service::Execution run = RunScript(Payload("pool_leave_traces.py", {{"token", token}}));
+    ASSERT_EQ(VerdictOf(run), "ok") << run.outcome.message << run.stderr_data;
+    results.push_back(ResultJson(run));
+  }
+  const nlohmann::json clean = {{"tmp_files", nlohmann::json::array()},
+                                {"environ", nlohmann::json::array()},
+                                {"builtins", nlohmann::json::array()},
+                                {"modules", nlohmann::json::array()},
+                                {"cwd", "/tmp"}};
+  for (const nlohmann::json& result : results) {
+    EXPECT_EQ(result["before"], clean) << result;
+  }
+  // The positive control: the probe sees the traces a script leaves in its own process.
+  EXPECT_EQ(results[1]["after"]["tmp_files"], nlohmann::json({"pool-trace-second"}));
+  EXPECT_EQ(results[1]["after"]["environ"], nlohmann::json({"POOL_TRACE_second"}));
+  EXPECT_EQ(results[1]["after"]["builtins"], nlohmann::json({"pool_trace_second"}));
+  EXPECT_EQ(results[1]["after"]["modules"], nlohmann::json({"pool_trace_second"}));
+  EXPECT_EQ(results[1]["after"]["cwd"], "/tmp/pool-dir");
+}
+
+TEST(WarmPool, APooledChild_TakesTheRequestsLowerLimits) {
+  service::Engine& engine = SharedEngine();
+  ASSERT_TRUE(Eventually([&] { return engine.pool_stats().idle >= 1; }, std::chrono::seconds(30)));
+  service::Limits lowered = DefaultLimits();
+  lowered.cpu_seconds = 3;
+  lowered.file_size_bytes = 4096;
+  lowered.open_files = 32;
+  const uint64_t hits_before = engine.pool_stats().hits;
+  const service::Execution run = RunScript(ReadPayload("pool_report_rlimits.py"), lowered);
+  ASSERT_EQ(VerdictOf(run), "ok") << run.outcome.message << run.stderr_data;
+  EXPECT_EQ(engine.pool_stats().hits, hits_before + 1) << "the execution did not use the pool";
+  const nlohmann::json limits = ResultJson(run);
+  EXPECT_EQ(limits["cpu"], nlohmann::json({3, 4}));
+  EXPECT_EQ(limits["fsize"], nlohmann::json({4096, 4096}));
+  EXPECT_EQ(limits["nofile"], nlohmann::json({32, 32}));
+  // The positive control: with the defaults, the child keeps the maximums it was made with.
+  const service::Execution defaults = RunScript(ReadPayload("pool_report_rlimits.py"));
+  const service::Limits maximum = DefaultLimits();
+  EXPECT_EQ(ResultJson(defaults)["nofile"],
+            nlohmann::json({maximum.open_files, maximum.open_files}));
+}
+
+TEST(WarmPool, APooledChild_TakesTheRequestsLowerMemoryLimit) {
+  const std::string allocate =
+      "def main():\n"
+      "    block = bytearray(200 * 1024 * 1024)\n"
+      "    for i in range(0, len(block), 4096):\n"
+      "        block[i] = 1\n"
+      "    return len(block)\n";
+  service::Limits small = DefaultLimits();
+  small.memory_bytes = 64 * service::kMiB;
+  const service::Execution limited = RunScript(allocate, small);
+  EXPECT_EQ(VerdictOf(limited), "memory_limit") << limited.outcome.message;
+  // The positive control: the same allocation fits the default limit.
+  const service::Execution unlimited = RunScript(allocate);
+  EXPECT_EQ(VerdictOf(unlimited), "ok") << unlimited.outcome.message;
+}
+
+TEST(WarmPool, IdleChildrenKilledWhileWaiting_AreNeverARequestsFailure) {
+  service::Engine& engine = SharedEngine();
+  ASSERT_TRUE(Eventually([&] { return engine.pool_stats().idle >= 2; }, std::chrono::seconds(30)));
+  const std::vector<pid_t> idle = DescendantsNamed(engine.zygote_pid(), sandbox::kIdleChildName);
+  ASSERT_FALSE(idle.empty()) << "the probe found no idle child to kill";
+  for (const pid_t pid : idle) {
+    kill(pid, SIGKILL);
+  }
+  for (int i = 0; i < 3; ++i) {
+    const service::Execution run = RunScript(ReferenceExample());
+    EXPECT_EQ(VerdictOf(run), "ok") << run.outcome.message << run.stderr_data;
+  }
+}
+
+TEST(WarmPool, RefillsAfterABurst_AndShrinksBackWhenDemandIsGone) {
+  service::PoolConfig pool;
+  pool.min_idle = 1;
+  pool.max_idle = 5;
+  pool.demand_window = std::chrono::milliseconds(2000);  // long enough to refill under load
+  std::unique_ptr<service::Engine> engine = EngineWithPool(pool);
+  ASSERT_NE(engine, nullptr);
+  ASSERT_TRUE(Eventually([&] { return engine->pool_stats().idle == 1; }, std::chrono::seconds(30)));
+  // A burst of three at once: the pool grows to serve that demand (2 x 3 + 1, at most 5).
+  std::vector<std::thread> clients;
+  std::vector<std::string> verdicts(3);
+  for (size_t i = 0; i < verdicts.size(); ++i) {
+    clients.emplace_back([&, i] {
+      Result<service::Execution> run = engine->Run(
+          "import time\ndef main():\n    time.sleep(0.3)\n    return 1\n", DefaultLimits());
+      verdicts[i] = run.ok() ? VerdictOf(*run) : run.error().ToString();
+    });
+  }
+  ASSERT_TRUE(
+      Eventually([&] { return engine->pool_stats().target == 5; }, std::chrono::seconds(10)))
+      << "target " << engine->pool_stats().target;
+  for (std::thread& client : clients) {
+    client.join();
+  }
+  EXPECT_THAT(verdicts, ::testing::Each(::testing::Eq("ok")));
+  EXPECT_TRUE(Eventually([&] { return engine->pool_stats().idle == 5; }, std::chrono::seconds(30)))
+      << "idle " << engine->pool_stats().idle;
+  // Two demand windows without executions: back to min_idle, one child a second.
+  EXPECT_TRUE(Eventually([&] { return engine->pool_stats().idle == 1; }, std::chrono::seconds(30)))
+      << "idle " << engine->pool_stats().idle;
+  EXPECT_GE(engine->pool_stats().retired, 4u);
+  EXPECT_EQ(DescendantsNamed(engine->zygote_pid(), sandbox::kIdleChildName).size(), 1u);
+}
+
+TEST(WarmPool, WithoutAPool_EveryExecutionMakesItsOwnChild) {
+  service::Engine& engine = EngineWithoutPool();
+  const service::Execution run = RunScript(ReferenceExample());  // the shared engine's
+  EXPECT_EQ(VerdictOf(run), "ok");
+  Result<service::Execution> own = engine.Run(ReferenceExample(), DefaultLimits());
+  ASSERT_TRUE(own.ok()) << own.error().ToString();
+  EXPECT_EQ(VerdictOf(*own), "ok") << own->outcome.message;
+  EXPECT_EQ(engine.pool_stats().idle, 0u);
+  EXPECT_TRUE(DescendantsNamed(engine.zygote_pid(), sandbox::kIdleChildName).empty());
+}
+
+}  // namespace
+}  // namespace pyexec::testing
