@@ -19,9 +19,7 @@ struct ServeOptions {
   size_t queue = 64;
   size_t max_script_bytes = size_t{1024} * 1024;
   size_t max_connections = 256;
-  // One: HTTP work is light next to executions. With 2 or more, the transport sometimes misses
-  // a client's close after a kept-alive response and holds the connection until its idle
-  // timeout (docs/API.md, "Known issues").
+  // One: HTTP work is light next to executions (a few percent of the CPU at full load).
   int io_threads = 1;
   double header_timeout_seconds = 10;
   double body_timeout_seconds = 30;
