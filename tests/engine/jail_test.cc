@@ -940,11 +940,24 @@ TEST_F(JailProcesses, DoubleForkedDaemon_DoesNotSurviveTheRun) {
   EXPECT_THAT(left, IsEmpty()) << Describe(left);
 }
 
-// True while `pid` may still run user code: it exists, is not a zombie, and has no SIGKILL
+// True while `pid` may still run user code: it exists, is not a zombie, is not exiting
+// (PF_EXITING: already past exit(2), say, with its memory on the way out) and has no SIGKILL
 // pending (a task with SIGKILL pending never returns to user space: it only finishes exiting).
 bool CanStillRun(pid_t pid) {
   Result<std::string> status = sys::ReadFile("/proc/" + std::to_string(pid) + "/status");
-  if (!status.ok()) {
+  Result<std::string> stat = sys::ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  if (!status.ok() || !stat.ok()) {
+    return false;
+  }
+  // stat: "pid (comm) state ppid pgrp session tty_nr tpgid flags ...": flags is the 7th field
+  // after the comm's closing parenthesis.
+  std::istringstream after_comm(stat->substr(stat->rfind(')') + 2));
+  std::string skipped;
+  for (int i = 0; i < 6 && after_comm >> skipped; ++i) {
+  }
+  uint64_t flags = 0;
+  constexpr uint64_t kPfExiting = 0x4;  // include/linux/sched.h
+  if (after_comm >> flags && (flags & kPfExiting) != 0) {
     return false;
   }
   const auto field = [&status](const std::string& key) {
