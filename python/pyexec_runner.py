@@ -230,8 +230,9 @@ def _park_channel(result_fd):
     Bytes a script (or a library) writes to descriptor 3 would otherwise land in front of the
     envelope, and the server would not believe it: the script would lose its real verdict.
     Descriptor 3 becomes /dev/null. A script that looks for the channel can still find it, but
-    it can only forge its own verdict, which it could produce honestly by returning a value;
-    and the server believes an envelope only when the process exits 0.
+    it can only forge its own verdict, which it could produce honestly by returning a value.
+    The server believes an envelope when it is complete (its "bytes" match what follows) or
+    when the process exits 0.
     """
     channel = os.dup(result_fd)  # not inheritable (PEP 446): programs the script runs lack it
     null = os.open(os.devnull, os.O_WRONLY)

@@ -151,9 +151,12 @@ void ContainChild(const ChildPolicy& policy, const ChildFds& fds, pid_t zygote_p
 void FinishSetup() {
   if (StatusFd() >= 0) {
     const SetupFailure complete{kSetupCompleteStep, 0, {}};
-    // One write below PIPE_BUF: whole or not at all. If it fails the server can only think the
-    // script never started, and run it again in another child: nothing of it has run yet.
-    (void)!write(StatusFd(), &complete, sizeof(complete));
+    // One write below PIPE_BUF: whole or not at all. Without the record the server would take
+    // the script for never started and run it again in another child: so a child that cannot
+    // write it stops here, before any of the script runs.
+    if (write(StatusFd(), &complete, sizeof(complete)) != static_cast<ssize_t>(sizeof(complete))) {
+      _exit(kSetupFailedExitCode);
+    }
     close(StatusFd());
     SetStatusFd(-1);
   }

@@ -137,6 +137,7 @@ Result<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& config) {
   // namespace of the zygote's own (where unprivileged user namespaces are allowed).
   engine->rootless_ = config.jail && geteuid() != 0;
   options.rootless = engine->rootless_;
+  options.huge_page_arenas = engine->enforcement_.memory_by_cgroup;
   Result<std::unique_ptr<zygote::ZygoteClient>> client = zygote::ZygoteClient::Start(options);
   if (!client.ok()) {
     return std::move(client).error();
@@ -167,8 +168,8 @@ Result<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& config) {
 
 PoolStats Engine::pool_stats() const { return pool_ ? pool_->stats() : PoolStats{}; }
 
-Result<PreparedChild> Engine::Acquire(const Limits& limits, bool* pooled) {
-  if (pool_) {
+Result<PreparedChild> Engine::Acquire(const Limits& limits, bool use_pool, bool* pooled) {
+  if (pool_ && use_pool) {
     if (std::optional<PreparedChild> child = pool_->Take(limits)) {
       *pooled = true;
       return std::move(*child);
@@ -206,14 +207,19 @@ Result<Execution> Engine::RunOnce(std::string_view script, const Limits& limits,
   };
   PreparedChild child;
   bool pooled = false;
+  bool counted = false;  // the pool counts this execution in flight (it asked the pool)
   {
     // A pooled child that died since it was made (with its zygote, say) cannot take the
     // script; that is never the request's failure: it gets a child made for it.
     Status started = OkStatus();
     for (int attempt = 0; attempt < 3; ++attempt) {
-      Result<PreparedChild> acquired = Acquire(limits, &pooled);
+      // After a pooled child could not take the request (its limits could not be lowered, say),
+      // one made for it.
+      const bool use_pool = attempt == 0 && pool_ != nullptr;
+      counted = use_pool;
+      Result<PreparedChild> acquired = Acquire(limits, use_pool, &pooled);
       if (!acquired.ok()) {
-        if (pool_) {
+        if (counted) {
           pool_->Done();
         }
         return std::move(acquired).error();
@@ -227,15 +233,16 @@ Result<Execution> Engine::RunOnce(std::string_view script, const Limits& limits,
                  (pooled ? "pooled" : "new") + " child): " + started.error().ToString());
       factory_->Retire(std::move(child));
       child = PreparedChild();
-      if (pool_) {
+      if (counted) {
         pool_->Done();
+        counted = false;
       }
     }
     if (!started.ok()) {
       return std::move(started).error();
     }
   }
-  InFlight in_flight{pool_.get()};
+  InFlight in_flight{counted ? pool_.get() : nullptr};
   const uint64_t id = child.id;
   trace.prepared = Clock::now();
   trace.sent = trace.prepared;
@@ -361,12 +368,13 @@ Result<Execution> Engine::RunOnce(std::string_view script, const Limits& limits,
       kill_execution();
     }
     if (answer_early_ && child.cgroup && !seen.exited && !seen.result_overflow &&
-        polled[4].revents != 0 && EnvelopeComplete(result_stream.capture.data())) {
+        polled[4].revents != 0 && EnvelopeComplete(result_stream.capture.data()) &&
+        child.cgroup->KillAll().ok()) {
       // The runner has said all it will say: the verdict is known. cgroup.kill leaves nothing
       // of the execution able to run user code once the write returns; tearing its processes
       // down (unmapping the zygote's pages) goes on after the answer, off the request's path.
       // Everything main() printed was written before its result: it is in the pipes already.
-      kill_execution();
+      // (Had the kill failed, the exit report would be awaited as everywhere else.)
       seen.answered_early = true;
       trace.exited = Clock::now();
       stdout_stream.Drain();

@@ -103,7 +103,7 @@ class Engine {
   Result<Execution> RunOnce(std::string_view script, const Limits& limits,
                             const sys::EventFd* cancel, bool* lost_before_start);
   // A child ready to be handed `limits`: from the pool, or made now.
-  Result<PreparedChild> Acquire(const Limits& limits, bool* pooled);
+  Result<PreparedChild> Acquire(const Limits& limits, bool use_pool, bool* pooled);
 
   EngineConfig config_;
   Enforcement enforcement_;

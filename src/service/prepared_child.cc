@@ -118,8 +118,10 @@ Result<PreparedChild> ChildFactory::Begin(const Limits& limits) {
 
   zygote::ForkRequest request;
   request.execution_id = child.id;
-  request.policy.rlimits = RlimitsFor(
-      limits, context_, context_.memory_by_cgroup ? 0 : context_.zygote->VirtualMemoryBytes());
+  // The child's address space is the zygote's at the fork: the base of the RLIMIT_AS fallback,
+  // now and at the hand-over (the zygote's own may have grown by then; the child's has not).
+  child.address_base = context_.memory_by_cgroup ? 0 : context_.zygote->VirtualMemoryBytes();
+  request.policy.rlimits = RlimitsFor(limits, context_, child.address_base);
   if (context_.jail) {
     request.policy.jail = 1;
     request.policy.sandbox_uid = context_.sandbox_uid;
@@ -245,7 +247,10 @@ Result<PreparedChild> ChildFactory::Make(const Limits& limits) {
   if (!child.ok()) {
     return child;
   }
-  if (Status ready = AwaitReady(*child, Clock::now() + std::chrono::seconds(30)); !ready.ok()) {
+  // No longer than the request may take, nor than any set-up should.
+  const Clock::time_point deadline =
+      Clock::now() + std::min<std::chrono::milliseconds>(limits.timeout, std::chrono::seconds(30));
+  if (Status ready = AwaitReady(*child, deadline); !ready.ok()) {
     Retire(std::move(child).value());
     return std::move(ready).error();
   }
@@ -270,8 +275,7 @@ Status ChildFactory::Start(PreparedChild& child, std::string_view script, const 
     return std::move(script_fd).error();
   }
   sandbox::StartOrder order;
-  order.rlimits = RlimitsFor(limits, context_,
-                             context_.memory_by_cgroup ? 0 : context_.zygote->VirtualMemoryBytes());
+  order.rlimits = RlimitsFor(limits, context_, child.address_base);
   order.result_limit_bytes = limits.result_bytes;
   const int fd = script_fd->get();
   const auto* bytes = reinterpret_cast<const std::byte*>(&order);

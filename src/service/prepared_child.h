@@ -39,6 +39,7 @@ struct PreparedChild {
   sys::UniqueFd kill_handle;  // pidfd from the zygote: the namespace's init (jailed) or the child
   pid_t pid = -1;             // as the zygote numbers it: meaningful here only when unjailed
   uint64_t setup_cpu_ns = 0;  // what the child's set-up cost, from its ReadyNotice
+  uint64_t address_base = 0;  // RLIMIT_AS fallback: the zygote's address space when forked
   bool started = false;       // the zygote's Started report arrived
   bool ready = false;         // its ReadyNotice arrived too
   std::chrono::steady_clock::time_point begun_at;

@@ -88,7 +88,9 @@ bool HugePageArenas::Init(uint64_t reserve_bytes, uint64_t block_bytes) {
     return false;
   }
   // Over-reserve by one huge page to align the start on one.
-  void* mapped = mmap(nullptr, reserve_bytes + kHugePage, PROT_READ | PROT_WRITE,
+  // PROT_NONE until a block is handed out: under strict overcommit (vm.overcommit_memory=2)
+  // only writable private memory is committed, by the zygote and again by every fork.
+  void* mapped = mmap(nullptr, reserve_bytes + kHugePage, PROT_NONE,
                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (mapped == MAP_FAILED) {
     return false;
@@ -123,6 +125,9 @@ void* HugePageArenas::Allocate() {
     return nullptr;
   }
   void* block = base_ + used_;
+  if (mprotect(block, block_, PROT_READ | PROT_WRITE) != 0) {
+    return nullptr;  // not committable: the caller's ordinary mmap will say so
+  }
   used_ += block_;
   return block;
 }

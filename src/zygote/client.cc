@@ -70,6 +70,9 @@ Status ZygoteClient::SpawnLocked() {
   spec.path = "/proc/self/exe";  // this very binary, even if its path has changed since
   spec.argv = {"pyexec-zygote", kZygoteCommand, "--preload=" + preload,
                "--log-level=" + options_.log_level};
+  if (options_.huge_page_arenas) {
+    spec.argv.emplace_back(kHugePageArenasFlag);
+  }
   if (options_.rootless) {
     spec.argv.emplace_back(kRootlessFlag);
     spec.new_user_and_pid_namespace = true;

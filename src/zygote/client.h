@@ -24,6 +24,10 @@ struct ZygoteOptions {
   // Started by an ordinary user: the zygote runs as pid 1 of its own pid namespace and uid 0 of
   // its own user namespace (mapping only that user), where it may make the jail's namespaces.
   bool rootless = false;
+  // Python's arenas in one huge-page reservation (cheaper forks). Only where a memory cgroup
+  // limits executions: the reservation is address space every child has, which the RLIMIT_AS
+  // fallback could not tell from what the script maps.
+  bool huge_page_arenas = false;
 };
 
 // The environment the zygote (and so every script) gets: nothing of the server's own, except

@@ -95,12 +95,14 @@ Status LoadRunner() {
 
 }  // namespace
 
-Status StartInterpreter(const std::vector<std::string>& preload) {
+Status StartInterpreter(const std::vector<std::string>& preload, bool huge_page_arenas) {
   // No fastbins: freed small chunks are coalesced at once instead of waiting in bins that a
   // child's first large allocation would consolidate, writing to (so copying) pages across the
   // whole shared heap. Python's small objects come from its own allocator anyway.
   mallopt(M_MXFAST, 0);
-  InstallArenaAllocator();  // before any arena exists
+  if (huge_page_arenas) {
+    InstallArenaAllocator();  // before any arena exists
+  }
   PyPreConfig preconfig;
   PyPreConfig_InitIsolatedConfig(&preconfig);
   preconfig.utf8_mode = 1;

@@ -14,7 +14,8 @@ namespace pyexec::zygote {
 // unbuffered stdio), loads the runner module from the source compiled into pyexec, imports
 // every module of `preload`, and freezes the heap (gc.freeze) so children do not dirty
 // inherited pages by collecting them.
-Status StartInterpreter(const std::vector<std::string>& preload);
+// `huge_page_arenas`: Python's object arenas from one huge-page reservation (sys/memory.h).
+Status StartInterpreter(const std::vector<std::string>& preload, bool huge_page_arenas);
 
 // Python's fork hooks, around fork() in the zygote (reseed `random`, reset locks).
 void BeforeFork();

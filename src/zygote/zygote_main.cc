@@ -288,6 +288,7 @@ void ZygoteEntry(int argc, char** argv) {
   std::vector<std::string> preload;
   LogLevel level = LogLevel::kWarning;
   bool rootless = false;
+  bool huge_page_arenas = false;
   for (int i = 2; i < argc; ++i) {
     const std::string_view arg = argv[i];
     if (arg.rfind("--preload=", 0) == 0) {
@@ -296,10 +297,12 @@ void ZygoteEntry(int argc, char** argv) {
       ParseLogLevel(arg.substr(12), &level);
     } else if (arg == kRootlessFlag) {
       rootless = true;
+    } else if (arg == kHugePageArenasFlag) {
+      huge_page_arenas = true;
     }
   }
   SetLogLevel(level);
-  ZygoteMain(preload, rootless);
+  ZygoteMain(preload, rootless, huge_page_arenas);
 }
 
 namespace {
@@ -327,7 +330,7 @@ bool IsRootOfOwnUserNamespace() {
 
 }  // namespace
 
-void ZygoteMain(const std::vector<std::string>& preload, bool rootless) {
+void ZygoteMain(const std::vector<std::string>& preload, bool rootless, bool huge_page_arenas) {
   SetLogTag("zygote");
   if (rootless && !IsRootOfOwnUserNamespace()) {
     LogError("started as rootless, but not uid 0 of a user namespace mapping one non-root id");
@@ -347,7 +350,7 @@ void ZygoteMain(const std::vector<std::string>& preload, bool rootless) {
   // Processes that executions orphan are reparented to us, not to init, and reaped here.
   prctl(PR_SET_CHILD_SUBREAPER, 1);
   setsid();  // a terminal's Ctrl-C goes to the server, which decides what to do
-  if (Status s = StartInterpreter(preload); !s.ok()) {
+  if (Status s = StartInterpreter(preload, huge_page_arenas); !s.ok()) {
     LogError("cannot start the interpreter: " + s.error().ToString());
     _exit(1);
   }

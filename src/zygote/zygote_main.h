@@ -12,6 +12,7 @@ inline constexpr int kControlFd = 3;
 inline constexpr char kZygoteCommand[] = "__zygote";
 // Tells the zygote that ZygoteClient started it in a user namespace of its own (rootless).
 inline constexpr char kRootlessFlag[] = "--rootless";
+inline constexpr char kHugePageArenasFlag[] = "--huge-page-arenas";
 
 // True for `<binary> __zygote ...`: how ZygoteClient execs the zygote. Every binary that
 // starts an engine (pyexec, the test and benchmark programs) checks this first thing in main().
@@ -24,6 +25,7 @@ bool IsZygoteInvocation(int argc, char** argv);
 // The control socket is descriptor 3. `preload` names the modules to import before forking.
 // `rootless`: the zygote must be uid 0 of a user namespace that maps it onto a non-root host
 // uid; it verifies that before serving, and its jailed children map onto that uid.
-[[noreturn]] void ZygoteMain(const std::vector<std::string>& preload, bool rootless);
+[[noreturn]] void ZygoteMain(const std::vector<std::string>& preload, bool rootless,
+                             bool huge_page_arenas);
 
 }  // namespace pyexec::zygote
