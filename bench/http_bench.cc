@@ -1,8 +1,8 @@
 // pyexec_http_bench: `pyexec serve` over HTTP against the reference model (a threaded server that
 // starts a fresh /usr/bin/python3 per request) behind the same HTTP transport, both measured in
-// the same run: sequential latency, throughput at several client counts and memory, per
-// workload, with the ratios. Starts both servers itself (pyexec as a child process, the baseline
-// in this process) and talks to them only on 127.0.0.1.
+// the same run: sequential latency (back to back and paced), throughput at several client counts
+// and memory, per workload, with the ratios. Starts both servers itself (pyexec as a child process,
+// the baseline in this process) and talks to them only on 127.0.0.1.
 #include <limits.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -109,6 +109,9 @@ struct Options {
   double baseline_duration_seconds = 0;  // 0: duration_seconds
   int seq_runs = 300;
   int baseline_seq_runs = 40;
+  int paced_runs = 100;  // 0: no paced phase
+  int baseline_paced_runs = 10;
+  int pause_ms = 50;
   int warmup = 3;
   bool skip_baseline = false;
   int workers = 0;     // pyexec --max-concurrency; 0: pyexec's default
@@ -178,13 +181,14 @@ struct ProcessSamples {
 
 // What one side did with one workload.
 struct SideResult {
-  PhaseResult sequential;
+  PhaseResult sequential;            // back to back
+  PhaseResult paced;                 // Options::pause_ms apart
   std::vector<PhaseResult> levels;   // in Options::levels order
   ProcessSamples running;            // processes running a script, sampled at the sample level
   std::vector<double> memory_bytes;  // usage memory of every checked response
 
   uint64_t errors() const {
-    uint64_t total = sequential.errors;
+    uint64_t total = sequential.errors + paced.errors;
     for (const PhaseResult& level : levels) {
       total += level.errors;
     }
@@ -294,9 +298,10 @@ struct Sides {
   Target baseline_target;
 };
 
-PhaseResult Sequential(const Target& target, const Workload& workload, int runs) {
+PhaseResult Sequential(const Target& target, const Workload& workload, int runs, int pause_ms = 0) {
   SequentialSpec spec;
   spec.requests = static_cast<size_t>(runs);
+  spec.pause = std::chrono::milliseconds(pause_ms);
   return RunSequential(target, workload, spec);
 }
 
@@ -317,6 +322,20 @@ void MeasureWorkload(const Options& options, const Workload& workload, const Sid
     (void)WaitIdle(baseline_idle);
     result->baseline.sequential =
         Sequential(sides.baseline_target, workload, options.baseline_seq_runs);
+  }
+  if (options.paced_runs > 0) {
+    Progress(
+        workload.name + ": paced, " + std::to_string(options.paced_runs) + " on pyexec" +
+        (baseline ? ", " + std::to_string(options.baseline_paced_runs) + " on the baseline" : "") +
+        ", " + std::to_string(options.pause_ms) + " ms apart");
+    (void)WaitIdle(pyexec_idle);
+    result->pyexec.paced =
+        Sequential(sides.pyexec_target, workload, options.paced_runs, options.pause_ms);
+    if (baseline) {
+      (void)WaitIdle(baseline_idle);
+      result->baseline.paced = Sequential(sides.baseline_target, workload,
+                                          options.baseline_paced_runs, options.pause_ms);
+    }
   }
 
   // The running-process sample is taken at the sample level, or at the highest level.
@@ -432,6 +451,19 @@ Json WorkloadJson(const Options& options, const WorkloadResult& workload) {
         {"p90", Ratio(baseline.p90, pyexec.p90)},
         {"p99", Ratio(baseline.p99, pyexec.p99)},
         {"mean", Ratio(baseline.mean, pyexec.mean)}}}};
+  const Latency paced = Summarize(workload.pyexec.paced);
+  const Latency baseline_paced = Summarize(workload.baseline.paced);
+  json["paced"] = {
+      {"pause_ms", options.pause_ms},
+      {"pyexec", options.paced_runs > 0 ? LatencyJson(workload.pyexec.paced) : Json(nullptr)},
+      {"baseline", options.skip_baseline || options.paced_runs == 0
+                       ? Json(nullptr)
+                       : LatencyJson(workload.baseline.paced)},
+      {"ratio_baseline_over_pyexec",
+       {{"p50", Ratio(baseline_paced.p50, paced.p50)},
+        {"p90", Ratio(baseline_paced.p90, paced.p90)},
+        {"p99", Ratio(baseline_paced.p99, paced.p99)},
+        {"mean", Ratio(baseline_paced.mean, paced.mean)}}}};
   json["throughput"] = Json::array();
   for (size_t i = 0; i < workload.pyexec.levels.size(); ++i) {
     const PhaseResult& p = workload.pyexec.levels[i];
@@ -484,6 +516,9 @@ Json ReportJson(const Report& report) {
                       {"baseline_duration_s", options.baseline_duration_seconds},
                       {"seq_runs", options.seq_runs},
                       {"baseline_seq_runs", options.baseline_seq_runs},
+                      {"paced_runs", options.paced_runs},
+                      {"baseline_paced_runs", options.baseline_paced_runs},
+                      {"pause_ms", options.pause_ms},
                       {"warmup", options.warmup},
                       {"skip_baseline", options.skip_baseline},
                       {"workers", options.workers},
@@ -529,7 +564,8 @@ std::string ErrorCounts(const SideResult& side, bool measured) {
   if (!measured) {
     return "n/a";
   }
-  std::string text = std::to_string(side.sequential.errors);
+  std::string text =
+      std::to_string(side.sequential.errors) + " / " + std::to_string(side.paced.errors);
   for (const PhaseResult& level : side.levels) {
     text += " / " + std::to_string(level.errors);
   }
@@ -556,6 +592,14 @@ void PrintWorkload(const Report& report, const WorkloadResult& workload) {
              FormatMeasured(pyexec.ok > 0, pyexec.*field),
              FormatMeasured(with_baseline && baseline.ok > 0, baseline.*field),
              FormatRatio(Ratio(baseline.*field, pyexec.*field)));
+  }
+  const Latency paced = Summarize(workload.pyexec.paced);
+  const Latency baseline_paced = Summarize(workload.baseline.paced);
+  for (const auto& [name, field] : percentiles) {
+    PrintRow(std::string("paced latency ") + name + " (ms)",
+             FormatMeasured(paced.ok > 0, paced.*field),
+             FormatMeasured(with_baseline && baseline_paced.ok > 0, baseline_paced.*field),
+             FormatRatio(Ratio(baseline_paced.*field, paced.*field)));
   }
   for (size_t i = 0; i < workload.pyexec.levels.size(); ++i) {
     const PhaseResult& p = workload.pyexec.levels[i];
@@ -586,7 +630,7 @@ void PrintWorkload(const Report& report, const WorkloadResult& workload) {
            FormatMeasured(!pr.pss_kb.empty(), MiB(Mean(pr.pss_kb))),
            FormatMeasured(!br.pss_kb.empty(), MiB(Mean(br.pss_kb))),
            FormatRatio(Ratio(Mean(br.pss_kb), Mean(pr.pss_kb))));
-  std::string levels = "seq";
+  std::string levels = "seq / paced";
   for (const int clients : options.levels) {
     levels += " / " + std::to_string(clients);
   }
@@ -629,6 +673,8 @@ void PrintErrorMessages(const Report& report) {
   for (const WorkloadResult& workload : report.workloads) {
     collect(workload.name + " sequential pyexec", workload.pyexec.sequential);
     collect(workload.name + " sequential baseline", workload.baseline.sequential);
+    collect(workload.name + " paced pyexec", workload.pyexec.paced);
+    collect(workload.name + " paced baseline", workload.baseline.paced);
     for (const PhaseResult& level : workload.pyexec.levels) {
       collect(workload.name + " " + std::to_string(level.clients) + " clients pyexec", level);
     }
@@ -685,10 +731,12 @@ void PrintReport(const Report& report) {
   }
   std::printf(
       "- sequential: %d (pyexec) and %d (baseline) requests per workload on one keep-alive "
-      "connection; throughput: closed loop, %g s (pyexec) and %g s (baseline) per level; %d "
+      "connection, back to back; paced: %d (pyexec) and %d (baseline) more, %d ms apart; "
+      "throughput: closed loop, %g s (pyexec) and %g s (baseline) per level; %d "
       "warm-up requests per side and workload\n",
-      options.seq_runs, options.baseline_seq_runs, options.duration_seconds,
-      options.baseline_duration_seconds, options.warmup);
+      options.seq_runs, options.baseline_seq_runs, options.paced_runs, options.baseline_paced_runs,
+      options.pause_ms, options.duration_seconds, options.baseline_duration_seconds,
+      options.warmup);
   std::printf(
       "- ratio: baseline / pyexec for latency and memory, pyexec / baseline for throughput: "
       "above 1x, pyexec is better\n");
@@ -739,6 +787,18 @@ int Main(int argc, char** argv) {
   app.add_option("--baseline-seq-runs", options.baseline_seq_runs,
                  "Sequential requests per workload, baseline")
       ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
+  app.add_option("--paced-runs", options.paced_runs,
+                 "Paced sequential requests per workload, pyexec (0: no paced phase)")
+      ->check(CLI::Range(0, 1000000))
+      ->capture_default_str();
+  app.add_option("--baseline-paced-runs", options.baseline_paced_runs,
+                 "Paced sequential requests per workload, baseline")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
+  app.add_option("--pause-ms", options.pause_ms,
+                 "Idle milliseconds between paced requests (the server at rest)")
+      ->check(CLI::Range(1, 60000))
       ->capture_default_str();
   app.add_option("--warmup", options.warmup, "Requests per side and workload before measuring")
       ->check(CLI::Range(0, 1000))

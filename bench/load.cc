@@ -138,6 +138,9 @@ PhaseResult RunSequential(const Target& target, const Workload& workload,
   result.latencies_ms.reserve(spec.requests);
   // Bounded by the request count and the time limit.
   for (size_t i = 0; i < spec.requests && Clock::now() < stop; ++i) {
+    if (i > 0 && spec.pause.count() > 0) {
+      std::this_thread::sleep_for(spec.pause);  // pacing, not synchronisation
+    }
     const Clock::time_point deadline = Clock::now() + spec.request_timeout;
     (void)SendOne(target, workload, request, start, Clock::time_point::max(), deadline, &connection,
                   &result);

@@ -56,10 +56,13 @@ struct SequentialSpec {
   size_t requests = 100;
   std::chrono::milliseconds time_limit{std::chrono::seconds(300)};  // no new request after it
   std::chrono::milliseconds request_timeout{std::chrono::seconds(60)};
+  // Idle time between a response and the next request: 0 is back to back (the latency of a
+  // server kept busy by one client); a pause shows the latency of a server at rest.
+  std::chrono::milliseconds pause{0};
 };
 
 // `requests` requests one after the other on one connection (reconnecting only when the server
-// closes it), stopping early at the time limit.
+// closes it), `pause` apart, stopping early at the time limit.
 PhaseResult RunSequential(const Target& target, const Workload& workload,
                           const SequentialSpec& spec);
 

@@ -48,16 +48,18 @@ std::vector<pid_t> ReadPids(const std::string& dir) {
   return pids;
 }
 
-// SIGKILL everything in `dir` (v2 cgroup.kill when available), then rmdir it, waiting a bounded
-// time for exiting processes to leave.
+// rmdir `dir`; while processes are still in it, SIGKILL them (v2 cgroup.kill when available)
+// and retry, waiting a bounded time for exiting processes to leave. A directory already gone
+// is removed.
 Status KillAndRemove(const std::string& dir, bool v2) {
-  if (!sys::PathExists(dir)) {
-    return OkStatus();
+  // Usually the execution is over and its processes gone: one rmdir, no other file touched.
+  Status removed = sys::RemoveDirectory(dir);  // ENOENT is success
+  if (removed.ok() || removed.error().sys_errno != EBUSY) {
+    return removed;
   }
-  if (v2 && sys::PathExists(dir + "/cgroup.kill")) {
-    (void)sys::WriteFile(dir + "/cgroup.kill", "1");
+  if (v2) {
+    (void)sys::WriteFile(dir + "/cgroup.kill", "1");  // absent before Linux 5.14: kill() below
   }
-  Status removed = OkStatus();
   // Processes leave the cgroup once the kernel has finished tearing them down; a SIGKILLed
   // process does so within milliseconds. Bounded at ~5 s so a stuck task cannot hang us.
   for (int attempt = 0; attempt < 5000; ++attempt) {

@@ -84,7 +84,7 @@ HugePageReport CollapseHeapIntoHugePages() {
 void UseSmallPagesFromNowOn() { (void)prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0); }
 
 bool HugePageArenas::Init(uint64_t reserve_bytes, uint64_t block_bytes) {
-  if (block_bytes == 0 || kHugePage % block_bytes != 0) {
+  if (block_bytes == 0 || kHugePage % block_bytes != 0 || reserve_bytes % kHugePage != 0) {
     return false;
   }
   // Over-reserve by one huge page to align the start on one.
@@ -125,8 +125,13 @@ void* HugePageArenas::Allocate() {
     return nullptr;
   }
   void* block = base_ + used_;
-  if (mprotect(block, block_, PROT_READ | PROT_WRITE) != 0) {
-    return nullptr;  // not committable: the caller's ordinary mmap will say so
+  if (used_ + block_ > writable_) {
+    // A huge page at a time: a 2 MiB range split between read-write and PROT_NONE could only
+    // be backed by 4 KiB pages. Commits at most one huge page beyond what is handed out.
+    if (mprotect(base_ + writable_, kHugePage, PROT_READ | PROT_WRITE) != 0) {
+      return nullptr;  // not committable: the caller's ordinary mmap will say so
+    }
+    writable_ += kHugePage;
   }
   used_ += block_;
   return block;
@@ -143,6 +148,13 @@ void HugePageArenas::Free(void* block) {
   (void)madvise(static_cast<uint8_t*>(block) + page, block_ - page, MADV_DONTNEED);
   std::memcpy(block, &free_list_, sizeof(free_list_));
   free_list_ = block;
+}
+
+uint64_t HugePageArenas::Collapse() {
+  if (writable_ == 0 || madvise(base_, writable_, MADV_COLLAPSE) != 0) {
+    return 0;
+  }
+  return writable_;
 }
 
 bool HugePageArenas::Owns(const void* pointer) const {

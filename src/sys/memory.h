@@ -37,6 +37,9 @@ class HugePageArenas {
   void Free(void* block);
   // True when `pointer` is inside the reservation.
   bool Owns(const void* pointer) const;
+  // MADV_COLLAPSE on the part handed out so far, in whole huge pages: the blocks Free() gave
+  // back split theirs. Bytes now backed by huge pages. Best effort.
+  uint64_t Collapse();
   // From now on Allocate() returns nullptr: a forked child's new arenas must be ordinary
   // mappings, which RLIMIT_AS counts (the reservation is address space it already has).
   void Seal() { sealed_ = true; }
@@ -46,6 +49,7 @@ class HugePageArenas {
   uint64_t size_ = 0;
   uint64_t block_ = 0;
   uint64_t used_ = 0;          // bump pointer, in bytes from base_
+  uint64_t writable_ = 0;      // [base_, base_ + writable_) is read-write, in whole huge pages
   void* free_list_ = nullptr;  // freed blocks, linked through their first word
   bool sealed_ = false;
 };

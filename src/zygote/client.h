@@ -32,7 +32,8 @@ struct ZygoteOptions {
 
 // The environment the zygote (and so every script) gets: nothing of the server's own, except
 // the OpenBLAS CPU hints that keep BLAS correct on some processors and, in sanitizer builds,
-// the sanitizer options.
+// the sanitizer options. (The zygote is also started with LD_BIND_NOW, which it unsets before
+// Python starts.)
 std::vector<std::string> ZygoteEnvironment();
 
 class ZygoteClient {

@@ -142,6 +142,12 @@ Status StartInterpreter(const std::vector<std::string>& preload, bool huge_page_
     }
     Py_DECREF(module);
   }
+  PyObject* prepared = PyObject_CallMethod(g_runner, "after_preload", nullptr);
+  if (prepared == nullptr) {
+    return MakeError(ErrorCode::kUnavailable,
+                     "the runner's after_preload(): " + FetchPythonError());
+  }
+  Py_DECREF(prepared);
   // Everything allocated so far is shared copy-on-write with every child: move it out of the
   // collector's reach so that a child's collections never touch (and copy) those pages.
   if (PyRun_SimpleString("import gc; gc.collect(); gc.freeze()") != 0) {
@@ -153,6 +159,8 @@ Status StartInterpreter(const std::vector<std::string>& preload, bool huge_page_
   malloc_trim(0);
   return OkStatus();
 }
+
+uint64_t CollapseArenas() { return g_arenas.Collapse(); }
 
 void BeforeFork() { PyOS_BeforeFork(); }
 void AfterForkInParent() { PyOS_AfterFork_Parent(); }

@@ -17,6 +17,10 @@ namespace pyexec::zygote {
 // `huge_page_arenas`: Python's object arenas from one huge-page reservation (sys/memory.h).
 Status StartInterpreter(const std::vector<std::string>& preload, bool huge_page_arenas);
 
+// MADV_COLLAPSE on the huge-page arenas handed out so far (none without `huge_page_arenas`):
+// bytes backed by huge pages. Once, after StartInterpreter, before serving.
+uint64_t CollapseArenas();
+
 // Python's fork hooks, around fork() in the zygote (reseed `random`, reset locks).
 void BeforeFork();
 void AfterForkInParent();

@@ -11,6 +11,7 @@
 
 #include <array>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -77,6 +78,11 @@ size_t CountThreads() {
   RunRunnerAndExit(sandbox::kResultFd, sandbox::kScriptFd, result_limit);
 }
 
+// RestoreHugePages: at the first idle moment after this many forks, or after this many anyway.
+constexpr uint64_t kCollapseWhenIdleAfterForks = 64;
+constexpr uint64_t kCollapseAnywayAfterForks = 1024;
+constexpr int kIdleMs = 20;
+
 class Zygote {
  public:
   Zygote(sandbox::SeccompProgram seccomp, sys::UniqueFd init_image, bool rootless)
@@ -93,13 +99,23 @@ class Zygote {
       _exit(1);
     }
     while (true) {
+      if (forks_since_collapse_ >= kCollapseAnywayAfterForks) {
+        RestoreHugePages();
+      }
+      // After some forks, the first idle moment restores the huge pages (see RestoreHugePages).
+      const int timeout = forks_since_collapse_ >= kCollapseWhenIdleAfterForks ? kIdleMs : -1;
       std::array<pollfd, 2> polled{{{kControlFd, POLLIN, 0}, {signal_fd_.get(), POLLIN, 0}}};
-      if (poll(polled.data(), polled.size(), -1) < 0) {
+      const int ready = poll(polled.data(), polled.size(), timeout);
+      if (ready < 0) {
         if (errno == EINTR) {
           continue;
         }
         LogError("poll failed");
         _exit(1);
+      }
+      if (ready == 0) {
+        RestoreHugePages();
+        continue;
       }
       if (polled[1].revents != 0) {
         ReapChildren();
@@ -111,6 +127,24 @@ class Zygote {
   }
 
  private:
+  // Every write of ours to a huge page shared with a child splits our mapping of it into 4 KiB
+  // pages (the kernel copies only the page written), and the next fork copies 512 entries
+  // for it instead of one. Our writes between forks are few (this loop's allocations and
+  // stack, Python's fork hooks), but they add up over thousands of forks: collapse the heap
+  // and Python's arenas again. Pages already huge cost nothing; a split one is copied once
+  // (the children keep the old pages until they exit).
+  void RestoreHugePages() {
+    const auto start = std::chrono::steady_clock::now();
+    const sys::HugePageReport heap = sys::CollapseHeapIntoHugePages();
+    const uint64_t arenas = CollapseArenas();
+    const std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - start;
+    LogDebug("after " + std::to_string(forks_since_collapse_) + " forks, huge pages back " +
+             std::to_string(heap.collapsed_bytes >> 20) + " MiB of the heap and " +
+             std::to_string(arenas >> 20) + " MiB of Python's arenas (" +
+             std::to_string(took.count()) + " ms)");
+    forks_since_collapse_ = 0;
+  }
+
   void HandleRequest() {
     std::array<std::byte, sizeof(ForkRequest) + 1> buffer{};
     Result<sys::Received> received = sys::ReceiveWithFds(kControlFd, buffer, kMaxRequestFds);
@@ -174,6 +208,7 @@ class Zygote {
       SendReport(fds[kReportFd].get(), report);
       return;
     }
+    ++forks_since_collapse_;
     report.kind = ReportKind::kStarted;
     report.pid = pid;
     // With the report goes a pidfd of what ends the whole execution when killed: the namespace's
@@ -276,6 +311,7 @@ class Zygote {
   Result<sandbox::PidNamespaceSwitch> pid_namespaces_ = sandbox::PidNamespaceSwitch::Open();
   std::map<pid_t, Child> children_;  // the executions' main processes
   std::map<pid_t, pid_t> inits_;     // init pid -> its execution's main process
+  uint64_t forks_since_collapse_ = 0;
 };
 
 }  // namespace
@@ -332,6 +368,9 @@ bool IsRootOfOwnUserNamespace() {
 
 void ZygoteMain(const std::vector<std::string>& preload, bool rootless, bool huge_page_arenas) {
   SetLogTag("zygote");
+  // The dynamic loader has read it (ZygoteEnvironment): every symbol is bound before the first
+  // fork, and no child resolves one lazily (a symbol search, a GOT page copied). Not for scripts.
+  unsetenv(kBindNowVariable);
   if (rootless && !IsRootOfOwnUserNamespace()) {
     LogError("started as rootless, but not uid 0 of a user namespace mapping one non-root id");
     _exit(1);
@@ -363,8 +402,10 @@ void ZygoteMain(const std::vector<std::string>& preload, bool rootless, bool hug
   }
   // Last before serving: fewer page-table entries for every fork to copy and exit to tear down.
   const sys::HugePageReport huge = sys::CollapseHeapIntoHugePages();
+  const uint64_t arenas = CollapseArenas();
   LogInfo("huge pages back " + std::to_string(huge.collapsed_bytes >> 20) + " of " +
-          std::to_string(huge.candidate_bytes >> 20) + " MiB of the heap");
+          std::to_string(huge.candidate_bytes >> 20) + " MiB of the heap and " +
+          std::to_string(arenas >> 20) + " MiB of Python's arenas");
   Ready ready;
   ready.pid = getpid();
   if (!sys::SendWithFds(kControlFd, Encode(ready), {}).ok()) {

@@ -13,6 +13,8 @@ inline constexpr char kZygoteCommand[] = "__zygote";
 // Tells the zygote that ZygoteClient started it in a user namespace of its own (rootless).
 inline constexpr char kRootlessFlag[] = "--rootless";
 inline constexpr char kHugePageArenasFlag[] = "--huge-page-arenas";
+// In the zygote's environment only until ZygoteMain starts (ZygoteClient sets it).
+inline constexpr char kBindNowVariable[] = "LD_BIND_NOW";
 
 // True for `<binary> __zygote ...`: how ZygoteClient execs the zygote. Every binary that
 // starts an engine (pyexec, the test and benchmark programs) checks this first thing in main().

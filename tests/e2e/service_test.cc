@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -294,6 +295,44 @@ TEST(Hostile, SigtermToItsParentAndToPidOne_LeavesTheServiceUntouched) {
   const Reply next = Execute(port, ScriptBody(ReferenceScript()));
   EXPECT_EQ(next.json["result"], nlohmann::json({{"status", 5}}));
   EXPECT_EQ(next.json["stdout"], "Hello\n");
+}
+
+// AnonHugePages of /proc/<pid>/smaps_rollup, in kB; -1 when unreadable.
+int64_t AnonHugePagesKb(pid_t pid) {
+  std::ifstream rollup("/proc/" + std::to_string(pid) + "/smaps_rollup");
+  for (std::string line; std::getline(rollup, line);) {
+    if (line.rfind("AnonHugePages:", 0) == 0) {
+      return std::stoll(line.substr(line.find(':') + 1));
+    }
+  }
+  return -1;
+}
+
+TEST(ZygoteMemory, HugePagesItsOwnWritesSplit_AreRestoredOnceIdle) {
+  std::ifstream thp("/sys/kernel/mm/transparent_hugepage/enabled");
+  std::string modes;
+  std::getline(thp, modes);
+  if (modes.empty() || modes.find("[never]") != std::string::npos) {
+    GTEST_SKIP() << "transparent huge pages are disabled on this host";
+  }
+  std::unique_ptr<Service> service = Service::Start({"--log-level", "debug"});
+  ASSERT_NE(service, nullptr);
+  const pid_t zygote = ZygoteOf(service->pid());
+  ASSERT_GT(zygote, 0);
+  // The zygote starts with its heap and Python's arenas in huge pages (positive control: the
+  // probe reads them).
+  const int64_t at_start = AnonHugePagesKb(zygote);
+  ASSERT_GT(at_start, 0) << service->Log();
+  // More forks than the zygote waits for before it restores them (64), each of which may have
+  // split some: the zygote writes between forks to memory it shares with its children.
+  for (int i = 0; i < 80; ++i) {
+    const Reply reply = Execute(service->port(), ScriptBody(ReferenceScript()));
+    ASSERT_EQ(reply.status, 200) << reply.error;
+  }
+  EXPECT_TRUE(WaitUntil(
+      [&] { return service->Log().find("forks, huge pages back") != std::string::npos; }, kObserve))
+      << service->Log();
+  EXPECT_GE(AnonHugePagesKb(zygote), at_start);
 }
 
 }  // namespace
