@@ -50,7 +50,7 @@ std::vector<pid_t> ReadPids(const std::string& dir) {
 
 // rmdir `dir`; while processes are still in it, SIGKILL them (v2 cgroup.kill when available)
 // and retry, waiting a bounded time for exiting processes to leave. A directory already gone
-// is removed.
+// counts as removed.
 Status KillAndRemove(const std::string& dir, bool v2) {
   // Usually the execution is over and its processes gone: one rmdir, no other file touched.
   Status removed = sys::RemoveDirectory(dir);  // ENOENT is success

@@ -48,8 +48,8 @@ std::vector<std::pair<uint64_t, uint64_t>> AnonymousMappings() {
     }
     const std::string name = line.substr(static_cast<size_t>(name_at));
     // Only the brk heap: it is densely used (collapsing a sparse mapping would fill it with
-    // zeroed huge pages; MADV_COLLAPSE ignores khugepaged's max_ptes_none), and Python's
-    // objects have their own reservation already backed by huge pages.
+    // zeroed huge pages; MADV_COLLAPSE ignores khugepaged's max_ptes_none). Python's objects
+    // have their own reservation (HugePageArenas::Collapse).
     const bool anonymous = inode == 0 && name == "[heap]";
     if (anonymous && std::strncmp(perms, "rw-p", 4) == 0) {
       ranges.emplace_back(start, end);
@@ -58,9 +58,26 @@ std::vector<std::pair<uint64_t, uint64_t>> AnonymousMappings() {
   return ranges;
 }
 
+// MADV_COLLAPSE on [first, last), 2 MiB-aligned, a huge page at a time: the kernel fails the
+// whole call if one page fails, and a caller may need to stop between pages.
+void CollapseEach(uint64_t first, uint64_t last, const KeepGoing& keep_going,
+                  HugePageReport* report) {
+  for (uint64_t page = first; page < last && report->complete; page += kHugePage) {
+    if (keep_going && !keep_going()) {
+      report->complete = false;
+      break;
+    }
+    report->candidate_bytes += kHugePage;
+    void* address = reinterpret_cast<void*>(page);  // NOLINT(performance-no-int-to-ptr)
+    if (madvise(address, kHugePage, MADV_COLLAPSE) == 0) {
+      report->collapsed_bytes += kHugePage;
+    }
+  }
+}
+
 }  // namespace
 
-HugePageReport CollapseHeapIntoHugePages() {
+HugePageReport CollapseHeapIntoHugePages(const KeepGoing& keep_going) {
   HugePageReport report;
   for (const auto& [start, end] : AnonymousMappings()) {
     const uint64_t first = (start + kHugePage - 1) & ~(kHugePage - 1);
@@ -69,14 +86,10 @@ HugePageReport CollapseHeapIntoHugePages() {
       continue;
     }
     void* address = reinterpret_cast<void*>(first);  // NOLINT(performance-no-int-to-ptr)
-    const size_t length = last - first;
-    report.candidate_bytes += length;
-    if (madvise(address, length, MADV_HUGEPAGE) != 0) {
+    if (madvise(address, last - first, MADV_HUGEPAGE) != 0) {
       continue;
     }
-    if (madvise(address, length, MADV_COLLAPSE) == 0) {
-      report.collapsed_bytes += length;
-    }
+    CollapseEach(first, last, keep_going, &report);
   }
   return report;
 }
@@ -150,11 +163,11 @@ void HugePageArenas::Free(void* block) {
   free_list_ = block;
 }
 
-uint64_t HugePageArenas::Collapse() {
-  if (writable_ == 0 || madvise(base_, writable_, MADV_COLLAPSE) != 0) {
-    return 0;
-  }
-  return writable_;
+HugePageReport HugePageArenas::Collapse(const KeepGoing& keep_going) {
+  HugePageReport report;
+  const auto first = reinterpret_cast<uint64_t>(base_);
+  CollapseEach(first, first + writable_, keep_going, &report);
+  return report;
 }
 
 bool HugePageArenas::Owns(const void* pointer) const {

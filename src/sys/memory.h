@@ -1,22 +1,28 @@
 // The zygote's memory layout, made cheap to fork: its anonymous memory backed by transparent
 // huge pages, so that fork() copies one entry per 2 MiB instead of 512 and exit() tears down as
 // few. A child writing to a shared huge page still copies only the 4 KiB it writes (the kernel
-// splits the mapping on a copy-on-write fault). Used by the zygote, once, after preloading.
+// splits the mapping on a copy-on-write fault). Used by the zygote after preloading, and again
+// now and then to restore what its own writes split.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 
 namespace pyexec::sys {
 
 struct HugePageReport {
-  uint64_t candidate_bytes = 0;  // heap in 2 MiB-aligned ranges
+  uint64_t candidate_bytes = 0;  // 2 MiB-aligned ranges considered
   uint64_t collapsed_bytes = 0;  // of which the kernel now backs with huge pages
+  bool complete = true;          // false: stopped early by `keep_going`
 };
 
-// madvise(MADV_HUGEPAGE) and MADV_COLLAPSE (Linux 6.1) on every 2 MiB-aligned range of the
-// process's brk heap (malloc's). Best effort: where the kernel has no THP, or refuses, nothing
-// changes but the report.
-HugePageReport CollapseHeapIntoHugePages();
+// Asked before each huge page; false stops the work there (what is done stays done).
+using KeepGoing = std::function<bool()>;
+
+// madvise(MADV_HUGEPAGE) and MADV_COLLAPSE (Linux 6.1), one huge page at a time, on every
+// 2 MiB-aligned range of the process's brk heap (malloc's). Best effort: where the kernel has no
+// THP, or refuses a page, nothing changes but the report.
+HugePageReport CollapseHeapIntoHugePages(const KeepGoing& keep_going = {});
 
 // In a forked child: memory it allocates from now on comes in 4 KiB pages, so that a child
 // touching new memory is charged for what it uses, not for 2 MiB at a time. The huge pages it
@@ -37,9 +43,10 @@ class HugePageArenas {
   void Free(void* block);
   // True when `pointer` is inside the reservation.
   bool Owns(const void* pointer) const;
-  // MADV_COLLAPSE on the part handed out so far, in whole huge pages: the blocks Free() gave
-  // back split theirs. Bytes now backed by huge pages. Best effort.
-  uint64_t Collapse();
+  // MADV_COLLAPSE, one huge page at a time, on the part made writable so far: the blocks
+  // Free() gave back split theirs (and are filled with zeroed memory again: the kernel ignores
+  // khugepaged's max_ptes_none here), as do a forked process's writes. Best effort.
+  HugePageReport Collapse(const KeepGoing& keep_going = {});
   // From now on Allocate() returns nullptr: a forked child's new arenas must be ordinary
   // mappings, which RLIMIT_AS counts (the reservation is address space it already has).
   void Seal() { sealed_ = true; }

@@ -78,8 +78,9 @@ Status ZygoteClient::SpawnLocked() {
     spec.new_user_and_pid_namespace = true;
   }
   spec.env = ZygoteEnvironment();
-  // Read by the dynamic loader at exec and by dlopen() after; ZygoteMain unsets it before
-  // Python starts, so scripts never see it.
+  // Read once by the dynamic loader at exec: every later dlopen() binds at once too. ZygoteMain
+  // unsets it before Python starts, so os.environ never has it (the exec-time block that
+  // /proc/self/environ shows still does; it holds nothing secret).
   spec.env.push_back(std::string(kBindNowVariable) + "=1");
   spec.fd_map = {-1, -1, STDERR_FILENO, pair->write.get()};
   Result<sys::ChildProcess> child = sys::Spawn(spec);

@@ -160,7 +160,9 @@ Status StartInterpreter(const std::vector<std::string>& preload, bool huge_page_
   return OkStatus();
 }
 
-uint64_t CollapseArenas() { return g_arenas.Collapse(); }
+sys::HugePageReport CollapseArenas(const sys::KeepGoing& keep_going) {
+  return g_arenas.Collapse(keep_going);
+}
 
 void BeforeFork() { PyOS_BeforeFork(); }
 void AfterForkInParent() { PyOS_AfterFork_Parent(); }

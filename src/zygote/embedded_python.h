@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "sys/memory.h"
 #include "util/result.h"
 
 namespace pyexec::zygote {
@@ -17,9 +18,9 @@ namespace pyexec::zygote {
 // `huge_page_arenas`: Python's object arenas from one huge-page reservation (sys/memory.h).
 Status StartInterpreter(const std::vector<std::string>& preload, bool huge_page_arenas);
 
-// MADV_COLLAPSE on the huge-page arenas handed out so far (none without `huge_page_arenas`):
-// bytes backed by huge pages. Once, after StartInterpreter, before serving.
-uint64_t CollapseArenas();
+// MADV_COLLAPSE on the huge-page arenas made writable so far (none without
+// `huge_page_arenas`): after StartInterpreter, and again to restore what later writes split.
+sys::HugePageReport CollapseArenas(const sys::KeepGoing& keep_going = {});
 
 // Python's fork hooks, around fork() in the zygote (reseed `random`, reset locks).
 void BeforeFork();

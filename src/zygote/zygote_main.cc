@@ -82,6 +82,7 @@ size_t CountThreads() {
 constexpr uint64_t kCollapseWhenIdleAfterForks = 64;
 constexpr uint64_t kCollapseAnywayAfterForks = 1024;
 constexpr int kIdleMs = 20;
+constexpr std::chrono::milliseconds kCollapseStep{2};
 
 class Zygote {
  public:
@@ -132,17 +133,34 @@ class Zygote {
   // for it instead of one. Our writes between forks are few (this loop's allocations and
   // stack, Python's fork hooks), but they add up over thousands of forks: collapse the heap
   // and Python's arenas again. Pages already huge cost nothing; a split one is copied once
-  // (the children keep the old pages until they exit).
+  // (the children keep the old pages until they exit), which takes the zygote 5-50 ms in all.
+  // A request waiting stops it at the next huge page once it has worked for kCollapseStep; the
+  // rest is done at the next idle moment, or (past kCollapseAnywayAfterForks) after that
+  // request, so that no fork waits for more than about one step.
   void RestoreHugePages() {
     const auto start = std::chrono::steady_clock::now();
-    const sys::HugePageReport heap = sys::CollapseHeapIntoHugePages();
-    const uint64_t arenas = CollapseArenas();
+    const sys::KeepGoing within_step_or_idle = [start] {
+      if (std::chrono::steady_clock::now() - start < kCollapseStep) {
+        return true;
+      }
+      pollfd control{kControlFd, POLLIN, 0};
+      return poll(&control, 1, 0) == 0;
+    };
+    const sys::HugePageReport heap = sys::CollapseHeapIntoHugePages(within_step_or_idle);
+    sys::HugePageReport arenas;
+    if (heap.complete) {
+      arenas = CollapseArenas(within_step_or_idle);
+    }
+    const bool complete = heap.complete && arenas.complete;
     const std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - start;
     LogDebug("after " + std::to_string(forks_since_collapse_) + " forks, huge pages back " +
              std::to_string(heap.collapsed_bytes >> 20) + " MiB of the heap and " +
-             std::to_string(arenas >> 20) + " MiB of Python's arenas (" +
-             std::to_string(took.count()) + " ms)");
-    forks_since_collapse_ = 0;
+             std::to_string(arenas.collapsed_bytes >> 20) + " MiB of Python's arenas (" +
+             std::to_string(took.count()) + " ms" +
+             (complete ? ")" : ", stopped early for a request)"));
+    if (complete) {
+      forks_since_collapse_ = 0;
+    }
   }
 
   void HandleRequest() {
@@ -402,10 +420,11 @@ void ZygoteMain(const std::vector<std::string>& preload, bool rootless, bool hug
   }
   // Last before serving: fewer page-table entries for every fork to copy and exit to tear down.
   const sys::HugePageReport huge = sys::CollapseHeapIntoHugePages();
-  const uint64_t arenas = CollapseArenas();
+  const sys::HugePageReport arenas = CollapseArenas();
   LogInfo("huge pages back " + std::to_string(huge.collapsed_bytes >> 20) + " of " +
           std::to_string(huge.candidate_bytes >> 20) + " MiB of the heap and " +
-          std::to_string(arenas >> 20) + " MiB of Python's arenas");
+          std::to_string(arenas.collapsed_bytes >> 20) + " of " +
+          std::to_string(arenas.candidate_bytes >> 20) + " MiB of Python's arenas");
   Ready ready;
   ready.pid = getpid();
   if (!sys::SendWithFds(kControlFd, Encode(ready), {}).ok()) {

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -319,20 +320,32 @@ TEST(ZygoteMemory, HugePagesItsOwnWritesSplit_AreRestoredOnceIdle) {
   ASSERT_NE(service, nullptr);
   const pid_t zygote = ZygoteOf(service->pid());
   ASSERT_GT(zygote, 0);
-  // The zygote starts with its heap and Python's arenas in huge pages (positive control: the
-  // probe reads them).
-  const int64_t at_start = AnonHugePagesKb(zygote);
-  ASSERT_GT(at_start, 0) << service->Log();
-  // More forks than the zygote waits for before it restores them (64), each of which may have
-  // split some: the zygote writes between forks to memory it shares with its children.
+  // The zygote starts with its heap and Python's arenas in huge pages (the probe reads them).
+  ASSERT_GT(AnonHugePagesKb(zygote), 0) << service->Log();
+  // Control: no restoring before the zygote has forked 64 times.
+  EXPECT_EQ(service->Log().find("forks, huge pages back"), std::string::npos) << service->Log();
+  // More forks than that, each of which may split some (the zygote writes between forks to
+  // memory it shares with its children); then the service is idle.
   for (int i = 0; i < 80; ++i) {
     const Reply reply = Execute(service->port(), ScriptBody(ReferenceScript()));
     ASSERT_EQ(reply.status, 200) << reply.error;
   }
+  // A whole restore (not one a request interrupted), and it found huge pages to make.
+  const std::regex restored(
+      R"(after (\d+) forks, huge pages back (\d+) MiB of the heap and (\d+) MiB of Python's arenas \([0-9.]+ ms\))");
+  std::smatch match;
+  std::string log;
   EXPECT_TRUE(WaitUntil(
-      [&] { return service->Log().find("forks, huge pages back") != std::string::npos; }, kObserve))
-      << service->Log();
-  EXPECT_GE(AnonHugePagesKb(zygote), at_start);
+      [&] {
+        log = service->Log();
+        return std::regex_search(log, match, restored);
+      },
+      kObserve))
+      << log;
+  ASSERT_EQ(match.size(), 4U) << log;
+  EXPECT_GE(std::stoi(match[1].str()), 64) << match[0];
+  EXPECT_GT(std::stoi(match[2].str()) + std::stoi(match[3].str()), 0) << match[0];
+  EXPECT_GT(AnonHugePagesKb(zygote), 0);
 }
 
 }  // namespace

@@ -196,13 +196,14 @@ import random
 import numpy as np
 def main():
     return [random.random(), float(np.random.rand()), float(np.random.default_rng().random()),
-            random.getrandbits(64), int(np.random.randint(0, 2**62))]
+            random.getrandbits(64), int(np.random.randint(0, 2**62)),
+            float(np.random.standard_normal())]
 )py";
   nlohmann::json first = ResultOf(RunScript(kDraw));
   nlohmann::json second = ResultOf(RunScript(kDraw));
-  ASSERT_EQ(first.size(), 5u) << first;
-  ASSERT_EQ(second.size(), 5u) << second;
-  for (size_t i = 0; i < 5; ++i) {
+  ASSERT_EQ(first.size(), 6u) << first;
+  ASSERT_EQ(second.size(), 6u) << second;
+  for (size_t i = 0; i < 6; ++i) {
     EXPECT_NE(first[i], second[i]) << "draw " << i << " repeated: " << first << " " << second;
   }
 }
