@@ -386,8 +386,9 @@ bool IsRootOfOwnUserNamespace() {
 
 void ZygoteMain(const std::vector<std::string>& preload, bool rootless, bool huge_page_arenas) {
   SetLogTag("zygote");
-  // The dynamic loader has read it (ZygoteEnvironment): every symbol is bound before the first
-  // fork, and no child resolves one lazily (a symbol search, a GOT page copied). Not for scripts.
+  // The dynamic loader has read it (ZygoteClient sets it): every symbol is bound before the
+  // first fork, and no child resolves one lazily (a symbol search, a GOT page copied). Not for
+  // scripts.
   unsetenv(kBindNowVariable);
   if (rootless && !IsRootOfOwnUserNamespace()) {
     LogError("started as rootless, but not uid 0 of a user namespace mapping one non-root id");
