@@ -90,6 +90,9 @@ HugePageReport CollapseHeapIntoHugePages(const KeepGoing& keep_going) {
       continue;
     }
     CollapseEach(first, last, keep_going, &report);
+    if (!report.complete) {
+      break;
+    }
   }
   return report;
 }

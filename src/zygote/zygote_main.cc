@@ -99,9 +99,13 @@ class Zygote {
       LogError("signalfd failed");
       _exit(1);
     }
+    bool restore_stopped = false;  // the last restore stopped for the request now waiting
     while (true) {
-      if (forks_since_collapse_ >= kCollapseAnywayAfterForks) {
-        RestoreHugePages();
+      // Never twice in a row without the waiting request served in between.
+      if (forks_since_collapse_ >= kCollapseAnywayAfterForks && !restore_stopped) {
+        restore_stopped = !RestoreHugePages();
+      } else {
+        restore_stopped = false;
       }
       // After some forks, the first idle moment restores the huge pages (see RestoreHugePages).
       const int timeout = forks_since_collapse_ >= kCollapseWhenIdleAfterForks ? kIdleMs : -1;
@@ -115,7 +119,7 @@ class Zygote {
         _exit(1);
       }
       if (ready == 0) {
-        RestoreHugePages();
+        restore_stopped = !RestoreHugePages();
         continue;
       }
       if (polled[1].revents != 0) {
@@ -136,8 +140,8 @@ class Zygote {
   // (the children keep the old pages until they exit), which takes the zygote 5-50 ms in all.
   // A request waiting stops it at the next huge page once it has worked for kCollapseStep; the
   // rest is done at the next idle moment, or (past kCollapseAnywayAfterForks) after that
-  // request, so that no fork waits for more than about one step.
-  void RestoreHugePages() {
+  // request, so that no fork waits for more than about one step. False when it stopped early.
+  bool RestoreHugePages() {
     const auto start = std::chrono::steady_clock::now();
     const sys::KeepGoing within_step_or_idle = [start] {
       if (std::chrono::steady_clock::now() - start < kCollapseStep) {
@@ -161,6 +165,7 @@ class Zygote {
     if (complete) {
       forks_since_collapse_ = 0;
     }
+    return complete;
   }
 
   void HandleRequest() {
