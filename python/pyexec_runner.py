@@ -33,51 +33,81 @@ def _clip(text, limit=_TEXT_LIMIT):
     return "...[truncated]...\n" + text[-limit:]
 
 
-# numpy's legacy global RandomState, if the zygote preloaded numpy: its whole MT19937 key is
-# overwritten from os.urandom in each child. numpy.random.seed() would do the same from a
-# SeedSequence, but at three times the cost: it touches (so copies) ~180 shared pages per child.
+# numpy's legacy global RandomState, if the zygote preloaded numpy. Each child overwrites its
+# whole MT19937 key from the kernel's generator. numpy.random.seed() would do the same from a
+# SeedSequence, but it runs Python and Cython code that touches (so copies) ~180 shared pages
+# per child. The embedder writes the key itself, in C, once it has checked numpy's layout
+# (PrepareRunner); these are the fallback: a key array and a legacy state made here, for
+# numpy.random.set_state (~100 pages).
 _numpy_key_bytes = None
 _numpy_legacy_state = None
 
+# threading's at-fork hook, skipped in the zygote's children: (the function, its code).
+_threading_hook = None
+
+
+def _threading_hook_skipped():
+    """Stands in for threading._after_fork in the zygote's own forks (see after_preload)."""
+
 
 def after_preload():
-    """Called once in the zygote, after preloading and before gc.freeze()."""
-    global _numpy_key_bytes, _numpy_legacy_state
+    """Called once in the zygote, after preloading and before gc.freeze().
+
+    Returns numpy's legacy global bit generator, whose key the embedder may write directly in
+    each child, or None without numpy.
+    """
+    global _numpy_key_bytes, _numpy_legacy_state, _threading_hook
+    # threading cleans up after a fork the threads the child lost: it runs ~40 lines of Python
+    # that touch (so copy) ~140 shared pages in every child. The zygote forks from C, with one
+    # thread and no Python lock held (it checks that it has one thread once preloading is
+    # done): there is nothing to clean up, and the hook is skipped. Each child restores it in
+    # prepare(), so the script's own fork() runs it as usual.
+    threading = sys.modules.get("threading")
+    hook = getattr(threading, "_after_fork", None)
+    if (
+        isinstance(hook, types.FunctionType)
+        and hook.__code__.co_argcount == 0
+        and not hook.__code__.co_freevars
+    ):
+        _threading_hook = (hook, hook.__code__)
+        hook.__code__ = _threading_hook_skipped.__code__
     numpy = sys.modules.get("numpy")
     if numpy is None:
-        return
+        return None
     key = numpy.zeros(624, dtype=numpy.uint32)
     _numpy_key_bytes = memoryview(key).cast("B")
     # Position 624: the first draw regenerates the state from the key. No cached Gaussian.
     _numpy_legacy_state = ("MT19937", key, 624, 0, 0.0)
-    _reseed()  # once here, so that each child's path is already warm
+    _reseed_numpy()  # once here: the embedder checks the generator's layout against this key
+    return numpy.random.mtrand._rand._bit_generator
 
 
-def _reseed():
-    # Python's random module is reseeded by the at-fork hooks (PyOS_AfterFork_Child); numpy's
-    # legacy global RandomState never is (numpy issue 9650).
-    import random
-
-    random.seed()
-    if _numpy_legacy_state is not None:
-        _numpy_key_bytes[:] = os.urandom(len(_numpy_key_bytes))
-        sys.modules["numpy"].random.set_state(_numpy_legacy_state)
-    elif "numpy" in sys.modules:
-        sys.modules["numpy"].random.seed()
+def _reseed_numpy():
+    _numpy_key_bytes[:] = os.urandom(len(_numpy_key_bytes))
+    sys.modules["numpy"].random.set_state(_numpy_legacy_state)
 
 
-def prepare():
-    """Called once in each child, after its jail is built and before its script arrives."""
-    _reseed()
+def prepare(numpy_reseeded):
+    """Called once in each child, after its jail is built and before its script arrives.
+
+    Python's random module is reseeded by its own at-fork hook (PyOS_AfterFork_Child runs it);
+    numpy's legacy global RandomState never is (numpy issue 9650): `numpy_reseeded` says
+    whether the embedder has rewritten its key already.
+    """
+    if _threading_hook is not None:
+        hook, code = _threading_hook
+        hook.__code__ = code
+    if _numpy_legacy_state is not None and not numpy_reseeded:
+        _reseed_numpy()
 
 
 def _read_script(fd):
-    chunks = []
-    while True:
-        chunk = os.read(fd, 1 << 20)
-        if not chunk:
-            break
-        chunks.append(chunk)
+    # The server sends a sealed memfd, whose size says how much to read: no 1 MiB buffer
+    # allocated (and its pages touched) for every script, however small. Anything else is read
+    # in pieces until its end.
+    chunks = [os.read(fd, os.fstat(fd).st_size or 65536)]
+    while chunks[-1]:
+        chunks.append(os.read(fd, 65536))
     os.close(fd)
     return b"".join(chunks)
 

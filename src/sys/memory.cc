@@ -5,6 +5,7 @@
 
 #include <cinttypes>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <utility>
@@ -95,6 +96,14 @@ HugePageReport CollapseHeapIntoHugePages(const KeepGoing& keep_going) {
     }
   }
   return report;
+}
+
+void SortMallocFreeChunks() {
+  // malloc sorts its unsorted chunks, all of them, when a request in the large-bin range finds
+  // none of exactly its size; 64 KiB stays below the mmap threshold (128 KiB at least), so the
+  // heap serves it. Volatile: the compiler would otherwise drop the malloc and free as a pair.
+  void* volatile probe = malloc(size_t{64} * 1024);
+  free(probe);
 }
 
 void UseSmallPagesFromNowOn() { (void)prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0); }

@@ -5,7 +5,10 @@
 #include <malloc.h>
 #include <unistd.h>
 
+#include <cstring>
+
 #include "runner_source.h"  // generated: kRunnerSource
+#include "sys/entropy.h"
 #include "sys/memory.h"
 
 namespace pyexec::zygote {
@@ -47,6 +50,49 @@ void InstallArenaAllocator() {
   PyObject_SetArenaAllocator(&arenas);
 }
 PyObject* g_runner = nullptr;  // the runner module, alive for the zygote's lifetime
+
+// numpy's legacy global generator, as numpy lays it out: a bit generator's capsule points to
+// its `bitgen_t` (numpy/random/bitgen.h, numpy's C API), whose first member points to the
+// MT19937 state (numpy's src/mt19937/mt19937.h). The layout is checked in the zygote, against
+// a key the runner has just set, before any child relies on it.
+struct NumpyBitGenerator {
+  void* state;  // numpy's function pointers follow
+};
+constexpr size_t kMt19937KeyWords = 624;
+struct Mt19937State {
+  uint32_t key[kMt19937KeyWords];
+  int pos;  // kMt19937KeyWords: the next draw regenerates the state from the key
+};
+PyObject* g_numpy_generator = nullptr;  // kept alive: the state below is inside it
+Mt19937State* g_numpy_state = nullptr;  // null: the runner reseeds numpy in Python
+
+// The state of `generator` (numpy.random.mtrand._rand._bit_generator, from the runner's
+// after_preload()) when it is laid out as expected and holds the key in the runner's
+// `_numpy_key_bytes`; nullptr otherwise (any Python error is cleared).
+Mt19937State* FindNumpyState(PyObject* generator) {
+  Mt19937State* found = nullptr;
+  PyObject* capsule = PyObject_GetAttrString(generator, "capsule");
+  PyObject* key = PyObject_GetAttrString(g_runner, "_numpy_key_bytes");
+  if (capsule != nullptr && key != nullptr && PyCapsule_CheckExact(capsule) != 0) {
+    auto* bit_generator =
+        static_cast<NumpyBitGenerator*>(PyCapsule_GetPointer(capsule, "BitGenerator"));
+    Py_buffer view{};
+    if (bit_generator != nullptr && bit_generator->state != nullptr &&
+        PyObject_GetBuffer(key, &view, PyBUF_SIMPLE) == 0) {
+      auto* state = static_cast<Mt19937State*>(bit_generator->state);
+      if (view.len == static_cast<Py_ssize_t>(sizeof(state->key)) &&
+          std::memcmp(view.buf, state->key, sizeof(state->key)) == 0 &&
+          state->pos == static_cast<int>(kMt19937KeyWords)) {
+        found = state;
+      }
+      PyBuffer_Release(&view);
+    }
+  }
+  Py_XDECREF(capsule);
+  Py_XDECREF(key);
+  PyErr_Clear();
+  return found;
+}
 
 std::string FetchPythonError() {
   PyObject* type = nullptr;
@@ -142,12 +188,19 @@ Status StartInterpreter(const std::vector<std::string>& preload, bool huge_page_
     }
     Py_DECREF(module);
   }
-  PyObject* prepared = PyObject_CallMethod(g_runner, "after_preload", nullptr);
-  if (prepared == nullptr) {
+  PyObject* generator = PyObject_CallMethod(g_runner, "after_preload", nullptr);
+  if (generator == nullptr) {
     return MakeError(ErrorCode::kUnavailable,
                      "the runner's after_preload(): " + FetchPythonError());
   }
-  Py_DECREF(prepared);
+  if (generator != Py_None) {
+    g_numpy_state = FindNumpyState(generator);
+  }
+  if (g_numpy_state != nullptr) {
+    g_numpy_generator = generator;
+  } else {
+    Py_DECREF(generator);
+  }
   // Everything allocated so far is shared copy-on-write with every child: move it out of the
   // collector's reach so that a child's collections never touch (and copy) those pages.
   if (PyRun_SimpleString("import gc; gc.collect(); gc.freeze()") != 0) {
@@ -172,7 +225,15 @@ void AfterForkInChild() {
 }
 
 void PrepareRunner() {
-  PyObject* result = PyObject_CallMethod(g_runner, "prepare", nullptr);
+  // numpy's key straight from the kernel into its generator: one or two pages written, where
+  // numpy.random.set_state runs code that copies ~100 shared pages in every child.
+  bool numpy_reseeded = false;
+  if (g_numpy_state != nullptr && sys::FillRandom(g_numpy_state->key, sizeof(g_numpy_state->key))) {
+    g_numpy_state->pos = static_cast<int>(kMt19937KeyWords);
+    numpy_reseeded = true;
+  }
+  PyObject* result =
+      PyObject_CallMethod(g_runner, "prepare", "O", numpy_reseeded ? Py_True : Py_False);
   if (result == nullptr) {
     PyErr_Print();
     _exit(70);

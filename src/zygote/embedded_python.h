@@ -27,8 +27,10 @@ void BeforeFork();
 void AfterForkInParent();
 void AfterForkInChild();
 
-// In a contained child still waiting for its script: the runner's per-child set-up (reseeding
-// the random generators), done before the request arrives. Runs only code of pyexec's own.
+// In a contained child still waiting for its script: the per-child set-up, done before the
+// request arrives: numpy's global generator gets a new key (from C where its layout checked
+// out in the zygote, else through the runner), and the runner puts back threading's at-fork
+// hook, which the zygote's own forks skip. Runs only code of pyexec's own.
 void PrepareRunner();
 
 // In a contained child: runs the runner on the script and _exits. Never returns.

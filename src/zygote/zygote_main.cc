@@ -208,6 +208,7 @@ class Zygote {
       }
       init = *started;
     }
+    sys::SortMallocFreeChunks();
     BeforeFork();
     const pid_t pid = fork();
     if (pid == 0) {

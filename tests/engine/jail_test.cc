@@ -1319,6 +1319,11 @@ TEST_F(JailCompatibility, Threads_Work) {
   EXPECT_EQ(Jailed("jail_threads_work.py"), nlohmann::json({{"total", 31996000}, {"alive", 0}}));
 }
 
+TEST_F(JailCompatibility, ForkAfterThreads_LeavesOnlyTheForkingThread) {
+  EXPECT_EQ(Jailed("jail_fork_after_threads_cleans_up.py"),
+            nlohmann::json({{"before_fork", 2}, {"in_forked_process", "1 1"}}));
+}
+
 TEST_F(JailCompatibility, MultiprocessingPool_Works) {
   EXPECT_EQ(Jailed("jail_multiprocessing_pool_works.py"),
             nlohmann::json({{"squares", {0, 1, 4, 9, 16, 25, 36, 49, 64, 81}}, {"workers", true}}));
