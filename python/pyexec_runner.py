@@ -62,10 +62,12 @@ def after_preload():
     # thread and no Python lock held (it checks that it has one thread once preloading is
     # done): there is nothing to clean up, and the hook is skipped. Each child restores it in
     # prepare(), so the script's own fork() runs it as usual.
+    # What the hook does was read for Python 3.11 (Debian 12's); other versions keep it.
     threading = sys.modules.get("threading")
     hook = getattr(threading, "_after_fork", None)
     if (
-        isinstance(hook, types.FunctionType)
+        sys.version_info[:2] == (3, 11)
+        and isinstance(hook, types.FunctionType)
         and hook.__code__.co_argcount == 0
         and not hook.__code__.co_freevars
     ):
@@ -79,7 +81,8 @@ def after_preload():
     # Position 624: the first draw regenerates the state from the key. No cached Gaussian.
     _numpy_legacy_state = ("MT19937", key, 624, 0, 0.0)
     _reseed_numpy()  # once here: the embedder checks the generator's layout against this key
-    return numpy.random.mtrand._rand._bit_generator
+    # None (the runner reseeds each child) if numpy keeps it elsewhere.
+    return getattr(getattr(numpy.random.mtrand, "_rand", None), "_bit_generator", None)
 
 
 def _reseed_numpy():
@@ -109,7 +112,7 @@ def _read_script(fd):
     while chunks[-1]:
         chunks.append(os.read(fd, 65536))
     os.close(fd)
-    return b"".join(chunks)
+    return chunks[0] if len(chunks) == 2 else b"".join(chunks)
 
 
 def _script_traceback(exc):

@@ -1,5 +1,6 @@
 // Bytes from the kernel's random number generator, for seeds a forked child must not share
-// with its siblings.
+// with its siblings. Used in the zygote's children, after fork: no allocation, no error object
+// (a child that cannot get them falls back to Python's way of reseeding).
 #pragma once
 
 #include <cstddef>

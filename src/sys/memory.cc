@@ -99,10 +99,11 @@ HugePageReport CollapseHeapIntoHugePages(const KeepGoing& keep_going) {
 }
 
 void SortMallocFreeChunks() {
-  // malloc sorts its unsorted chunks, all of them, when a request in the large-bin range finds
-  // none of exactly its size; 64 KiB stays below the mmap threshold (128 KiB at least), so the
-  // heap serves it. Volatile: the compiler would otherwise drop the malloc and free as a pair.
-  void* volatile probe = malloc(size_t{64} * 1024);
+  // A request in the large-bin range (1 KiB and more) that no chunk fits exactly makes malloc
+  // sort its unsorted chunks (up to 10,000 of them) into bins. 32 KiB: the heap serves it
+  // (below the mmap threshold), and freeing it alone does not reach the 64 KiB at which free()
+  // consolidates and may trim the heap. Volatile: the compiler would drop a malloc-free pair.
+  void* volatile probe = malloc(size_t{32} * 1024);
   free(probe);
 }
 

@@ -24,8 +24,8 @@ using KeepGoing = std::function<bool()>;
 // THP, or refuses a page, nothing changes but the report.
 HugePageReport CollapseHeapIntoHugePages(const KeepGoing& keep_going = {});
 
-// Makes malloc sort the free chunks it has not sorted yet into its bins: one request that no
-// free chunk fits exactly, freed at once. Before each fork: otherwise a child's first sizeable
+// Makes malloc sort the free chunks it has not sorted yet into its bins: one 32 KiB request
+// that no free chunk fits exactly, freed at once. Before each fork: otherwise a child's first sizeable
 // allocation does it, writing to (so copying) pages all over the heap it shares with the
 // zygote (~100 of them for every execution). Cheap when there is little to sort.
 void SortMallocFreeChunks();

@@ -64,6 +64,7 @@ struct Mt19937State {
   int pos;  // kMt19937KeyWords: the next draw regenerates the state from the key
 };
 PyObject* g_numpy_generator = nullptr;  // kept alive: the state below is inside it
+bool g_numpy_preloaded = false;
 Mt19937State* g_numpy_state = nullptr;  // null: the runner reseeds numpy in Python
 
 // The state of `generator` (numpy.random.mtrand._rand._bit_generator, from the runner's
@@ -194,6 +195,7 @@ Status StartInterpreter(const std::vector<std::string>& preload, bool huge_page_
                      "the runner's after_preload(): " + FetchPythonError());
   }
   if (generator != Py_None) {
+    g_numpy_preloaded = true;
     g_numpy_state = FindNumpyState(generator);
   }
   if (g_numpy_state != nullptr) {
@@ -215,6 +217,13 @@ Status StartInterpreter(const std::vector<std::string>& preload, bool huge_page_
 
 sys::HugePageReport CollapseArenas(const sys::KeepGoing& keep_going) {
   return g_arenas.Collapse(keep_going);
+}
+
+NumpyReseed HowNumpyIsReseeded() {
+  if (!g_numpy_preloaded) {
+    return NumpyReseed::kNoNumpy;
+  }
+  return g_numpy_state != nullptr ? NumpyReseed::kInC : NumpyReseed::kThroughRunner;
 }
 
 void BeforeFork() { PyOS_BeforeFork(); }

@@ -22,7 +22,16 @@ Status StartInterpreter(const std::vector<std::string>& preload, bool huge_page_
 // `huge_page_arenas`): after StartInterpreter, and again to restore what later writes split.
 sys::HugePageReport CollapseArenas(const sys::KeepGoing& keep_going = {});
 
-// Python's fork hooks, around fork() in the zygote (reseed `random`, reset locks).
+// How each child gets a new key for numpy's global generator (see PrepareRunner).
+enum class NumpyReseed {
+  kNoNumpy,        // numpy not preloaded: a script that imports it seeds it itself
+  kInC,            // written from getrandom straight into the generator's state
+  kThroughRunner,  // numpy.random.set_state: numpy's layout was not the one expected
+};
+NumpyReseed HowNumpyIsReseeded();
+
+// Python's fork hooks, around fork() in the zygote (reseed `random`; threading's is skipped
+// until PrepareRunner puts it back).
 void BeforeFork();
 void AfterForkInParent();
 void AfterForkInChild();

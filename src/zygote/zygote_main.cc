@@ -418,6 +418,13 @@ void ZygoteMain(const std::vector<std::string>& preload, bool rootless, bool hug
     LogError("cannot start the interpreter: " + s.error().ToString());
     _exit(1);
   }
+  if (HowNumpyIsReseeded() == NumpyReseed::kInC) {
+    LogInfo("numpy's global generator: a new key from getrandom in each child, written in C");
+  } else if (HowNumpyIsReseeded() == NumpyReseed::kThroughRunner) {
+    LogWarning(
+        "numpy's global generator is not laid out as expected: each child sets its new key "
+        "through numpy.random.set_state (slower)");
+  }
   // fork() copies only the calling thread: a preload that started a thread (an OpenBLAS pool,
   // say) could hand children a held lock. Refuse to serve rather than deadlock later.
   if (const size_t threads = CountThreads(); threads != 1) {

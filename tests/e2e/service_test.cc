@@ -309,6 +309,18 @@ int64_t AnonHugePagesKb(pid_t pid) {
   return -1;
 }
 
+TEST(ZygoteMemory, NumpysGeneratorIsReseededInC_WhereItsLayoutChecksOut) {
+  // Debian 12's numpy lays its MT19937 state out as the zygote expects; a numpy that does not
+  // still gets a new key in every child (through set_state: Rng.TwoRunsDrawDifferentNumbers),
+  // more slowly, and this test says so.
+  std::unique_ptr<Service> service = Service::Start({"--log-level", "debug"});
+  ASSERT_NE(service, nullptr);
+  const std::string log = service->Log();
+  EXPECT_THAT(log, HasSubstr("numpy's global generator: a new key from getrandom in each child, "
+                             "written in C"));
+  EXPECT_THAT(log, Not(HasSubstr("numpy.random.set_state")));
+}
+
 TEST(ZygoteMemory, HugePagesItsOwnWritesSplit_AreRestoredOnceIdle) {
   std::ifstream thp("/sys/kernel/mm/transparent_hugepage/enabled");
   std::string modes;
