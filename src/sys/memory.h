@@ -25,8 +25,8 @@ using KeepGoing = std::function<bool()>;
 HugePageReport CollapseHeapIntoHugePages(const KeepGoing& keep_going = {});
 
 // Makes malloc sort the free chunks it has not sorted yet into its bins: one 32 KiB request
-// that no free chunk fits exactly, freed at once. Before each fork: otherwise a child's first sizeable
-// allocation does it, writing to (so copying) pages all over the heap it shares with the
+// that no free chunk fits exactly, freed at once. Before each fork: otherwise a child's first
+// sizeable allocation does it, writing to (so copying) pages all over the heap it shares with the
 // zygote (~100 of them for every execution). Cheap when there is little to sort.
 void SortMallocFreeChunks();
 
