@@ -1,6 +1,7 @@
 #include "sandbox/pid_namespace.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -13,12 +14,14 @@
 #include <cstddef>
 
 #include "sys/fds.h"
+#include "sys/process.h"
 
 namespace pyexec::sandbox {
 namespace {
 
 struct InitLaunch {
   int image_fd = -1;
+  int zygote_pidfd = -1;
   int failed_errno = 0;  // written by the child before it gives up, read after CLONE_VFORK
 };
 
@@ -37,6 +40,13 @@ int LaunchInit(void* argument) {
     launch->failed_errno = errno;
     _exit(127);
   }
+  // Killed before the line above, the zygote sent no parent-death signal: nobody would end
+  // this init. Killed after it, the signal comes.
+  pollfd zygote{launch->zygote_pidfd, POLLIN, 0};
+  if (const int polled = poll(&zygote, 1, 0); polled != 0) {
+    launch->failed_errno = polled < 0 ? errno : ESRCH;
+    _exit(127);
+  }
   char name[] = "pyexec-init";
   char* argv[] = {name, nullptr};
   char* envp[] = {nullptr};
@@ -52,7 +62,11 @@ Result<PidNamespaceSwitch> PidNamespaceSwitch::Open() {
   if (!own.ok()) {
     return std::move(own).error();
   }
-  return PidNamespaceSwitch(std::move(own).value());
+  Result<sys::UniqueFd> self = sys::OpenPidfd(getpid());
+  if (!self.ok()) {
+    return std::move(self).error();
+  }
+  return PidNamespaceSwitch(std::move(own).value(), std::move(self).value());
 }
 
 Status PidNamespaceSwitch::NewForNextChild() const {
@@ -65,6 +79,7 @@ Status PidNamespaceSwitch::NewForNextChild() const {
 Result<pid_t> PidNamespaceSwitch::StartInit(int image_fd) const {
   InitLaunch launch;
   launch.image_fd = image_fd;
+  launch.zygote_pidfd = self_.get();
   // No signal handler may run in the child while it borrows the zygote's memory.
   sigset_t all;
   sigset_t previous;
