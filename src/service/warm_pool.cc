@@ -24,6 +24,10 @@ constexpr std::chrono::seconds kShrinkInterval{1};
 // How long an execution that found the pool empty waits for a child being made before it
 // makes its own.
 constexpr std::chrono::milliseconds kWaitForMaking{100};
+// PoolConfig::defer_replacement applies below this many executions a second: the kernel waits
+// for a grace period only at a join that follows no other one closely (rcu_sync idle), and
+// holding replacements back at higher rates would only empty the pool.
+constexpr uint64_t kDeferBelowTakesPerSecond = 50;
 
 }  // namespace
 
@@ -113,6 +117,9 @@ std::optional<PreparedChild> WarmPool::Take(const Limits& limits) {
       }
     }
     ++(taken ? hits_ : misses_);
+    if (taken && std::max(takes_this_second_, takes_last_second_) < kDeferBelowTakesPerSecond) {
+      defer_until_ = Clock::now() + config_.defer_replacement;
+    }
   }
   if (wake_.ok()) {
     wake_->Raise();
@@ -124,8 +131,13 @@ std::optional<PreparedChild> WarmPool::Take(const Limits& limits) {
 }
 
 void WarmPool::Done() {
-  std::lock_guard lock(mutex_);
-  --in_flight_;
+  {
+    std::lock_guard lock(mutex_);
+    --in_flight_;
+  }
+  if (wake_.ok()) {
+    wake_->Raise();  // a replacement may have been waiting for this execution's end
+  }
 }
 
 PoolStats WarmPool::stats() const {
@@ -150,9 +162,10 @@ void WarmPool::Loop() {
     const Clock::time_point now = Clock::now();
     RollLocked(now);
     const size_t target = TargetLocked();
+    const bool defer = in_flight_ == 1 && !idle_.empty() && now < defer_until_;
     // Start what is missing. The zygote forks them one after another; each then builds its
     // own jail on whichever core is free.
-    while (idle_.size() + making.size() < target && now >= retry_at && !stopping_) {
+    while (!defer && idle_.size() + making.size() < target && now >= retry_at && !stopping_) {
       lock.unlock();
       Result<PreparedChild> child = factory_.Begin(limits_);
       lock.lock();
@@ -184,7 +197,12 @@ void WarmPool::Loop() {
         polled.push_back({fd, POLLIN, 0});
       }
     }
-    (void)poll(polled.data(), polled.size(), 1000);
+    int timeout_ms = 1000;
+    if (defer) {
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(defer_until_ - now);
+      timeout_ms = static_cast<int>(std::clamp<int64_t>(left.count(), 1, 1000));
+    }
+    (void)poll(polled.data(), polled.size(), timeout_ms);
     if (polled[0].revents != 0) {
       wake_->Clear();
     }

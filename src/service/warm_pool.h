@@ -25,6 +25,11 @@ struct PoolConfig {
   size_t max_idle = 8;  // at most this many ready at once; 0: no pool (each makes its own)
   // How long a burst of demand keeps the pool large after it ended.
   std::chrono::milliseconds demand_window{10000};
+  // While one execution runs and a ready child is left, its replacement is begun once it is
+  // done, or after this long, when executions are few (under 50 a second): a child joining its
+  // cgroups after an idle spell can hold cgroup_mutex through an RCU grace period (10-30 ms),
+  // which that execution's cgroup.kill, and so its answer, would wait for.
+  std::chrono::milliseconds defer_replacement{20};
 };
 
 struct PoolStats {
@@ -79,6 +84,9 @@ class WarmPool {
   uint64_t takes_last_second_ = 0;
   std::chrono::steady_clock::time_point second_at_;
   double make_ms_ = 10.0;
+  // Until then, while one execution runs and a child is ready, no replacement is begun
+  // (PoolConfig::defer_replacement).
+  std::chrono::steady_clock::time_point defer_until_;
   uint64_t hits_ = 0;
   uint64_t misses_ = 0;
   uint64_t retired_ = 0;

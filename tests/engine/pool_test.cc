@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -231,6 +232,56 @@ TEST(WarmPool, RefillsAfterABurst_AndShrinksBackWhenDemandIsGone) {
       [&] { return DescendantsNamed(engine->zygote_pid(), sandbox::kIdleChildName).size() == 1; },
       std::chrono::seconds(10)))
       << DescendantsNamed(engine->zygote_pid(), sandbox::kIdleChildName).size();
+}
+
+// Runs a 3 s execution on `engine` and watches the pool while it runs: whether it was ever
+// back to `idle` ready children during it (a replacement begun and ready).
+bool RefilledDuringALongExecution(service::Engine& engine, size_t idle) {
+  std::atomic<bool> done{false};
+  std::string verdict;
+  std::thread client([&] {
+    Result<service::Execution> run =
+        engine.Run("import time\ndef main():\n    time.sleep(3)\n    return 1\n", DefaultLimits());
+    verdict = run.ok() ? VerdictOf(*run) : run.error().ToString();
+    done = true;
+  });
+  bool refilled = false;
+  EXPECT_TRUE(
+      Eventually([&] { return engine.pool_stats().in_flight == 1; }, std::chrono::seconds(10)));
+  while (!done) {
+    const service::PoolStats stats = engine.pool_stats();
+    refilled = refilled || (stats.in_flight == 1 && stats.idle == idle);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  client.join();
+  EXPECT_EQ(verdict, "ok");
+  return refilled;
+}
+
+TEST(WarmPool, WhileOneExecutionRuns_ItsReplacementWaitsForItsEnd) {
+  service::PoolConfig pool;
+  pool.min_idle = 2;
+  pool.max_idle = 2;
+  pool.defer_replacement = std::chrono::seconds(60);  // only the execution's end ends the wait
+  std::unique_ptr<service::Engine> engine = EngineWithPool(pool);
+  ASSERT_NE(engine, nullptr);
+  ASSERT_TRUE(Eventually([&] { return engine->pool_stats().idle == 2; }, std::chrono::seconds(30)));
+  EXPECT_FALSE(RefilledDuringALongExecution(*engine, 2));
+  // Its end lets the replacement be made.
+  EXPECT_TRUE(Eventually([&] { return engine->pool_stats().idle == 2; }, std::chrono::seconds(30)))
+      << "idle " << engine->pool_stats().idle;
+}
+
+TEST(WarmPool, WithoutTheWait_TheReplacementIsMadeWhileTheExecutionRuns) {
+  // The control for the test above: the same watch sees a replacement made during the run.
+  service::PoolConfig pool;
+  pool.min_idle = 2;
+  pool.max_idle = 2;
+  pool.defer_replacement = std::chrono::milliseconds(0);
+  std::unique_ptr<service::Engine> engine = EngineWithPool(pool);
+  ASSERT_NE(engine, nullptr);
+  ASSERT_TRUE(Eventually([&] { return engine->pool_stats().idle == 2; }, std::chrono::seconds(30)));
+  EXPECT_TRUE(RefilledDuringALongExecution(*engine, 2));
 }
 
 TEST(WarmPool, WithoutAPool_EveryExecutionMakesItsOwnChild) {
