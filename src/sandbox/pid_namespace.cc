@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <array>
+#include <atomic>
 #include <cerrno>
 #include <cstddef>
 
@@ -41,10 +42,12 @@ int LaunchInit(void* argument) {
     _exit(127);
   }
   // Killed before the line above, the zygote sent no parent-death signal: nobody would end
-  // this init. Killed after it, the signal comes.
+  // this init. Killed after it, the signal comes. (The fence: the setting is stored before the
+  // zygote's state is read.)
+  std::atomic_thread_fence(std::memory_order_seq_cst);
   pollfd zygote{launch->zygote_pidfd, POLLIN, 0};
-  if (const int polled = poll(&zygote, 1, 0); polled != 0) {
-    launch->failed_errno = polled < 0 ? errno : ESRCH;
+  if (poll(&zygote, 1, 0) > 0 && (zygote.revents & POLLIN) != 0) {
+    launch->failed_errno = ESRCH;
     _exit(127);
   }
   char name[] = "pyexec-init";

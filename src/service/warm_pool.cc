@@ -131,12 +131,14 @@ std::optional<PreparedChild> WarmPool::Take(const Limits& limits) {
 }
 
 void WarmPool::Done() {
+  bool replacement_waits = false;
   {
     std::lock_guard lock(mutex_);
     --in_flight_;
+    replacement_waits = in_flight_ == 0 && Clock::now() < defer_until_;
   }
-  if (wake_.ok()) {
-    wake_->Raise();  // a replacement may have been waiting for this execution's end
+  if (replacement_waits && wake_.ok()) {
+    wake_->Raise();  // the replacement waited for this execution's end (defer_replacement)
   }
 }
 

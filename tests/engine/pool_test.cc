@@ -272,6 +272,17 @@ TEST(WarmPool, WhileOneExecutionRuns_ItsReplacementWaitsForItsEnd) {
       << "idle " << engine->pool_stats().idle;
 }
 
+TEST(WarmPool, TheReplacementWaitsNoLongerThanDeferReplacement) {
+  service::PoolConfig pool;
+  pool.min_idle = 2;
+  pool.max_idle = 2;
+  pool.defer_replacement = std::chrono::milliseconds(200);  // much shorter than the run
+  std::unique_ptr<service::Engine> engine = EngineWithPool(pool);
+  ASSERT_NE(engine, nullptr);
+  ASSERT_TRUE(Eventually([&] { return engine->pool_stats().idle == 2; }, std::chrono::seconds(30)));
+  EXPECT_TRUE(RefilledDuringALongExecution(*engine, 2));
+}
+
 TEST(WarmPool, WithoutTheWait_TheReplacementIsMadeWhileTheExecutionRuns) {
   // The control for the test above: the same watch sees a replacement made during the run.
   service::PoolConfig pool;

@@ -47,7 +47,12 @@ int64_t Syscall4(int64_t number, int64_t a, int64_t b, int64_t c, int64_t d) {
 // signal stays blocked (SIGKILL, which ends the execution, cannot be); a blocked SIGCHLD is
 // queued even under its default disposition, and rt_sigtimedwait takes it: no handler, and no
 // reaping wake-up is lost between the last wait4 and the wait for the next signal.
-extern "C" [[noreturn]] __attribute__((force_align_arg_pointer)) void _start() {
+#if defined(__x86_64__)
+#define PYEXEC_ENTRY_ALIGN __attribute__((force_align_arg_pointer))  // rsp is 16-aligned here
+#else
+#define PYEXEC_ENTRY_ALIGN
+#endif
+extern "C" [[noreturn]] PYEXEC_ENTRY_ALIGN void _start() {
   const uint64_t all = ~uint64_t{0};
   const uint64_t child = uint64_t{1} << (SIGCHLD - 1);
   Syscall4(SYS_rt_sigprocmask, SIG_SETMASK, reinterpret_cast<int64_t>(&all), 0, kSigsetBytes);
