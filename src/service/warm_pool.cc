@@ -164,7 +164,8 @@ void WarmPool::Loop() {
     const Clock::time_point now = Clock::now();
     RollLocked(now);
     const size_t target = TargetLocked();
-    const bool defer = in_flight_ == 1 && !idle_.empty() && now < defer_until_;
+    const Clock::time_point defer_until = defer_until_;  // read under the lock
+    const bool defer = in_flight_ == 1 && !idle_.empty() && now < defer_until;
     // Start what is missing. The zygote forks them one after another; each then builds its
     // own jail on whichever core is free.
     while (!defer && idle_.size() + making.size() < target && now >= retry_at && !stopping_) {
@@ -201,7 +202,7 @@ void WarmPool::Loop() {
     }
     int timeout_ms = 1000;
     if (defer) {
-      const auto left = std::chrono::ceil<std::chrono::milliseconds>(defer_until_ - now);
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(defer_until - now);
       timeout_ms = static_cast<int>(std::clamp<int64_t>(left.count(), 1, 1000));
     }
     (void)poll(polled.data(), polled.size(), timeout_ms);
