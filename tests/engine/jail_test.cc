@@ -946,7 +946,9 @@ TEST_F(JailProcesses, DoubleForkedDaemon_DoesNotSurviveTheRun) {
 bool CanStillRun(pid_t pid) {
   Result<std::string> status = sys::ReadFile("/proc/" + std::to_string(pid) + "/status");
   Result<std::string> stat = sys::ReadFile("/proc/" + std::to_string(pid) + "/stat");
-  if (!status.ok() || !stat.ok()) {
+  // Unreadable, or cut short by an exit while it was read: gone.
+  if (!status.ok() || !stat.ok() || stat->rfind(')') == std::string::npos ||
+      stat->rfind(')') + 2 > stat->size()) {
     return false;
   }
   // stat: "pid (comm) state ppid pgrp session tty_nr tpgid flags ...": flags is the 7th field
@@ -973,7 +975,12 @@ bool CanStillRun(pid_t pid) {
   }
   constexpr uint64_t kSigkillBit = uint64_t{1} << (SIGKILL - 1);
   for (const char* pending : {"SigPnd", "ShdPnd"}) {
-    if ((std::stoull(field(pending), nullptr, 16) & kSigkillBit) != 0) {
+    // A process that exits while it is read can leave the file cut short: gone, like an
+    // unreadable one. (std::stoull would throw, and end the test with its thread joinable.)
+    const std::string mask = field(pending);
+    char* end = nullptr;
+    const uint64_t bits = std::strtoull(mask.c_str(), &end, 16);
+    if (mask.empty() || end == mask.c_str() || (bits & kSigkillBit) != 0) {
       return false;
     }
   }
