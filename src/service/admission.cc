@@ -42,9 +42,12 @@ Admitted Admission::Submit(Job job) {
     return Admitted{false, Rejection::kQueueFull, 0};
   }
   const uint64_t id = next_id_++;
+  if (job.queue_deadline < deadline_watched_) {
+    deadline_watched_ = job.queue_deadline;
+    deadline_moved_.notify_one();
+  }
   queue_.emplace_back(id, std::move(job));
   work_.notify_one();
-  changed_.notify_all();
   return Admitted{true, Rejection::kQueueFull, id};
 }
 
@@ -106,6 +109,7 @@ bool Admission::Shutdown(std::chrono::milliseconds grace, std::chrono::milliseco
   stopping_ = true;
   work_.notify_all();
   changed_.notify_all();
+  deadline_moved_.notify_all();
   lock.unlock();
   for (std::thread& thread : threads_) {
     thread.join();
@@ -145,6 +149,10 @@ void Admission::WorkerLoop() {
 }
 
 // Workers are all busy while a job waits, so the queue-wait deadline needs a thread of its own.
+// It sleeps until the earliest deadline in the queue and is woken early only by a job that
+// expires sooner (Submit): a job leaving the queue can only make that time later, and the
+// thread finds out when it wakes. (It used to be woken at every submission, start and end of
+// a job, three times per request, taking the lock the workers wait for each time.)
 void Admission::DeadlineLoop() {
   std::unique_lock lock(mutex_);
   while (!stopping_) {
@@ -154,10 +162,11 @@ void Admission::DeadlineLoop() {
     }
     const Clock::time_point now = Clock::now();
     if (earliest > now) {
+      deadline_watched_ = earliest;
       if (earliest == Clock::time_point::max()) {
-        changed_.wait(lock);
+        deadline_moved_.wait(lock);
       } else {
-        changed_.wait_until(lock, earliest);
+        deadline_moved_.wait_until(lock, earliest);
       }
       continue;
     }

@@ -96,7 +96,12 @@ class Admission {
   const AdmissionConfig config_;
   mutable std::mutex mutex_;
   std::condition_variable work_;     // a job was queued, or the threads must stop
-  std::condition_variable changed_;  // the queue or the running set changed
+  std::condition_variable changed_;  // the queue or the running set changed (Shutdown waits)
+  // The deadline thread's own: a queued job expires before the time it sleeps until, or the
+  // threads must stop. Only then is it woken, not at every job that comes and goes.
+  std::condition_variable deadline_moved_;
+  std::chrono::steady_clock::time_point deadline_watched_ =
+      std::chrono::steady_clock::time_point::max();  // what the deadline thread sleeps until
   std::deque<std::pair<uint64_t, Job>> queue_;
   std::map<uint64_t, std::shared_ptr<sys::EventFd>> running_;
   uint64_t next_id_ = 1;

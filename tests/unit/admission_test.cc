@@ -164,6 +164,31 @@ TEST(Admission, QueuedPastItsDeadline_IsRejectedWhileTheWorkerIsStillBusy) {
   EXPECT_EQ(Get(busy), "ran");
 }
 
+// The deadline thread sleeps until the earliest deadline it knows of: a job queued later with
+// a sooner deadline must wake it, or it would wait behind the patient job's hour.
+TEST(Admission, ASoonerDeadlineQueuedBehindALaterOne_StillExpiresOnTime) {
+  Admission admission({.max_concurrency = 1, .queue_capacity = 4});
+  Gate gate;
+  Probe busy;
+  Probe patient;
+  Probe late;
+  ASSERT_TRUE(admission.Submit(GatedJob(&gate, &busy)).admitted);
+  ASSERT_TRUE(WaitForRunning(admission, 1));
+  ASSERT_TRUE(
+      admission
+          .Submit(GatedJob(&gate, &patient, nullptr, nullptr, Clock::now() + std::chrono::hours(1)))
+          .admitted);
+  ASSERT_TRUE(admission
+                  .Submit(GatedJob(&gate, &late, nullptr, nullptr,
+                                   Clock::now() + std::chrono::milliseconds(50)))
+                  .admitted);
+  EXPECT_EQ(Get(late), "queue_timeout");  // the gate is still closed
+  EXPECT_EQ(admission.stats().queued, 1u);
+  gate.Open();
+  EXPECT_EQ(Get(busy), "ran");
+  EXPECT_EQ(Get(patient), "ran");
+}
+
 TEST(Admission, CancelQueued_RemovesItAndCancelRunning_RaisesItsFlag) {
   Admission admission({.max_concurrency = 1, .queue_capacity = 4});
   Probe running;
