@@ -267,6 +267,21 @@ Result<ExecutionCgroup> CgroupTree::CreateExecution(const std::string& name,
     }
     cgroup.join_fds_.push_back(std::move(fd).value());
   }
+  const auto keep_open = [](const std::string& path, bool write) {
+    Result<sys::UniqueFd> fd =
+        write ? sys::OpenWriteOnly(path.c_str()) : sys::OpenReadOnly(path.c_str());
+    return fd.ok() ? std::move(fd).value() : sys::UniqueFd();
+  };
+  if (!cgroup.kill_dir_.empty()) {
+    cgroup.kill_fd_ = keep_open(cgroup.kill_dir_ + "/cgroup.kill", true);
+  }
+  if (!cgroup.memory_dir_.empty()) {
+    cgroup.peak_fd_ = keep_open(cgroup.memory_dir_ + cgroup.PeakFile(), false);
+    cgroup.events_fd_ = keep_open(cgroup.memory_dir_ + cgroup.EventsFile(), false);
+  }
+  if (!cgroup.cpu_dir_.empty()) {
+    cgroup.cpu_fd_ = keep_open(cgroup.cpu_dir_ + cgroup.CpuFile(), false);
+  }
   return cgroup;
 }
 
@@ -280,7 +295,11 @@ ExecutionCgroup::ExecutionCgroup(ExecutionCgroup&& other) noexcept
       pids_dir_(std::move(other.pids_dir_)),
       cpu_dir_(std::move(other.cpu_dir_)),
       cpu_v2_(other.cpu_v2_),
-      join_fds_(std::move(other.join_fds_)) {
+      join_fds_(std::move(other.join_fds_)),
+      kill_fd_(std::move(other.kill_fd_)),
+      peak_fd_(std::move(other.peak_fd_)),
+      events_fd_(std::move(other.events_fd_)),
+      cpu_fd_(std::move(other.cpu_fd_)) {
   other.dirs_.clear();
 }
 
@@ -298,6 +317,10 @@ ExecutionCgroup& ExecutionCgroup::operator=(ExecutionCgroup&& other) noexcept {
     cpu_dir_ = std::move(other.cpu_dir_);
     cpu_v2_ = other.cpu_v2_;
     join_fds_ = std::move(other.join_fds_);
+    kill_fd_ = std::move(other.kill_fd_);
+    peak_fd_ = std::move(other.peak_fd_);
+    events_fd_ = std::move(other.events_fd_);
+    cpu_fd_ = std::move(other.cpu_fd_);
   }
   return *this;
 }
@@ -309,6 +332,9 @@ ExecutionCgroup::~ExecutionCgroup() {
 }
 
 Status ExecutionCgroup::KillAll() const {
+  if (kill_fd_) {
+    return sys::WriteOpenFile(kill_fd_.get(), kill_dir_ + "/cgroup.kill", "1");
+  }
   if (!kill_dir_.empty()) {
     return sys::WriteFile(kill_dir_ + "/cgroup.kill", "1");
   }
@@ -337,27 +363,35 @@ bool ExecutionCgroup::Empty() const {
   return true;
 }
 
+const char* ExecutionCgroup::PeakFile() const {
+  return memory_v2_ ? "/memory.peak" : "/memory.max_usage_in_bytes";
+}
+
+const char* ExecutionCgroup::EventsFile() const {
+  return memory_v2_ ? "/memory.events" : "/memory.oom_control";
+}
+
+const char* ExecutionCgroup::CpuFile() const { return cpu_v2_ ? "/cpu.stat" : "/cpuacct.usage"; }
+
 CgroupUsage ExecutionCgroup::ReadUsage() const {
+  // From the descriptor opened with the cgroup, or by path where it could not be opened then.
+  const auto read = [](const sys::UniqueFd& fd, const std::string& path) {
+    return fd ? sys::ReadOpenFile(fd.get(), path) : sys::ReadFile(path);
+  };
   CgroupUsage usage;
   if (!memory_dir_.empty()) {
-    const std::string peak_file = memory_v2_ ? "/memory.peak" : "/memory.max_usage_in_bytes";
-    if (Result<std::string> peak = sys::ReadFile(memory_dir_ + peak_file); peak.ok()) {
+    if (Result<std::string> peak = read(peak_fd_, memory_dir_ + PeakFile()); peak.ok()) {
       usage.memory_peak_bytes = std::strtoull(peak->c_str(), nullptr, 10);
       usage.memory_measured = true;
     }
-    const std::string events_file = memory_v2_ ? "/memory.events" : "/memory.oom_control";
-    if (Result<std::string> events = sys::ReadFile(memory_dir_ + events_file); events.ok()) {
+    if (Result<std::string> events = read(events_fd_, memory_dir_ + EventsFile()); events.ok()) {
       usage.oom_kills = ReadKeyedValue(*events, "oom_kill");
     }
   }
   if (!cpu_dir_.empty()) {
-    if (cpu_v2_) {
-      if (Result<std::string> stat = sys::ReadFile(cpu_dir_ + "/cpu.stat"); stat.ok()) {
-        usage.cpu_usage_ns = ReadKeyedValue(*stat, "usage_usec") * 1000;
-        usage.cpu_measured = true;
-      }
-    } else if (Result<std::string> ns = sys::ReadFile(cpu_dir_ + "/cpuacct.usage"); ns.ok()) {
-      usage.cpu_usage_ns = std::strtoull(ns->c_str(), nullptr, 10);
+    if (Result<std::string> text = read(cpu_fd_, cpu_dir_ + CpuFile()); text.ok()) {
+      usage.cpu_usage_ns = cpu_v2_ ? ReadKeyedValue(*text, "usage_usec") * 1000
+                                   : std::strtoull(text->c_str(), nullptr, 10);
       usage.cpu_measured = true;
     }
   }
@@ -399,6 +433,10 @@ Status ExecutionCgroup::SetLimits(const CgroupLimits& limits) {
 
 Status ExecutionCgroup::Remove() {
   join_fds_.clear();
+  kill_fd_.Reset();
+  peak_fd_.Reset();
+  events_fd_.Reset();
+  cpu_fd_.Reset();
   Status result = OkStatus();
   for (const std::string& dir : dirs_) {
     if (Status s = KillAndRemove(dir, dir == kill_dir_); !s.ok()) {

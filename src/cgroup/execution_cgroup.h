@@ -89,6 +89,11 @@ class ExecutionCgroup {
  private:
   friend class CgroupTree;
 
+  // The files ReadUsage reads, relative to memory_dir_ and cpu_dir_.
+  const char* PeakFile() const;
+  const char* EventsFile() const;
+  const char* CpuFile() const;
+
   std::vector<std::string> dirs_;  // every directory of this execution (one per hierarchy)
   std::string kill_dir_;           // v2 directory with cgroup.kill, or ""
   std::string memory_dir_;
@@ -99,6 +104,13 @@ class ExecutionCgroup {
   std::string cpu_dir_;
   bool cpu_v2_ = false;
   std::vector<sys::UniqueFd> join_fds_;
+  // Opened with the cgroup, before the request, so that the answer's path (the kill, then the
+  // counters) touches no path: cgroup.kill, the memory peak, the memory events, the CPU usage.
+  // An unopened one (a file this kernel lacks) is tried by path as before.
+  sys::UniqueFd kill_fd_;
+  sys::UniqueFd peak_fd_;
+  sys::UniqueFd events_fd_;
+  sys::UniqueFd cpu_fd_;
 };
 
 // Parses "key value" lines (cpu.stat, memory.events, memory.oom_control); 0 when absent.

@@ -13,29 +13,61 @@
 
 namespace pyexec::sys {
 
-Result<std::string> ReadFile(const std::string& path, size_t max_bytes) {
-  Result<UniqueFd> fd = OpenReadOnly(path.c_str());
-  if (!fd.ok()) {
-    return std::move(fd).error();
-  }
+namespace {
+
+// Reads to the end: from where `fd` is (read), or from offset 0 (pread, for a file kept open).
+Result<std::string> ReadToEnd(int fd, std::string_view name, size_t max_bytes, bool from_start) {
   std::string contents;
   char buffer[4096];
   while (true) {
-    const ssize_t got = read(fd->get(), buffer, sizeof(buffer));
+    const ssize_t got = from_start
+                            ? pread(fd, buffer, sizeof(buffer), static_cast<off_t>(contents.size()))
+                            : read(fd, buffer, sizeof(buffer));
     if (got < 0) {
       if (errno == EINTR) {
         continue;
       }
-      return SysError("read(" + path + ")", errno);
+      return SysError("read(" + std::string(name) + ")", errno);
     }
     if (got == 0) {
       return contents;
     }
     contents.append(buffer, static_cast<size_t>(got));
     if (contents.size() > max_bytes) {
-      return MakeError(ErrorCode::kProtocol, "read(" + path + "): file too large");
+      return MakeError(ErrorCode::kProtocol, "read(" + std::string(name) + "): file too large");
     }
   }
+}
+
+// One write: where `fd` is (write), or at offset 0 (pwrite, for a file kept open).
+Status WriteOnce(int fd, std::string_view name, std::string_view contents, bool at_start) {
+  const ssize_t written = at_start ? pwrite(fd, contents.data(), contents.size(), 0)
+                                   : write(fd, contents.data(), contents.size());
+  if (written < 0) {
+    return SysError("write(" + std::string(name) + ", \"" + std::string(contents) + "\")", errno);
+  }
+  if (static_cast<size_t>(written) != contents.size()) {
+    return MakeError(ErrorCode::kSystem, "write(" + std::string(name) + "): short write");
+  }
+  return OkStatus();
+}
+
+}  // namespace
+
+Result<std::string> ReadOpenFile(int fd, std::string_view name, size_t max_bytes) {
+  return ReadToEnd(fd, name, max_bytes, /*from_start=*/true);
+}
+
+Status WriteOpenFile(int fd, std::string_view name, std::string_view contents) {
+  return WriteOnce(fd, name, contents, /*at_start=*/true);
+}
+
+Result<std::string> ReadFile(const std::string& path, size_t max_bytes) {
+  Result<UniqueFd> fd = OpenReadOnly(path.c_str());
+  if (!fd.ok()) {
+    return std::move(fd).error();
+  }
+  return ReadToEnd(fd->get(), path, max_bytes, /*from_start=*/false);
 }
 
 Status WriteFile(const std::string& path, std::string_view contents) {
@@ -43,14 +75,7 @@ Status WriteFile(const std::string& path, std::string_view contents) {
   if (!fd) {
     return SysError("open(" + path + ")", errno);
   }
-  const ssize_t written = write(fd.get(), contents.data(), contents.size());
-  if (written < 0) {
-    return SysError("write(" + path + ", \"" + std::string(contents) + "\")", errno);
-  }
-  if (static_cast<size_t>(written) != contents.size()) {
-    return MakeError(ErrorCode::kSystem, "write(" + path + "): short write");
-  }
-  return OkStatus();
+  return WriteOnce(fd.get(), path, contents, /*at_start=*/false);
 }
 
 bool PathExists(const std::string& path) { return access(path.c_str(), F_OK) == 0; }

@@ -14,6 +14,11 @@ namespace pyexec::sys {
 Result<std::string> ReadFile(const std::string& path, size_t max_bytes = 1 << 20);
 // open(O_WRONLY|O_TRUNC) + one write: the shape cgroup and /proc knobs expect.
 Status WriteFile(const std::string& path, std::string_view contents);
+// The same on a file opened before (a cgroup knob kept open, off the request's path): reads
+// from offset 0 to the end with pread, or writes `contents` at offset 0 in one pwrite. `name`
+// is for the error message.
+Result<std::string> ReadOpenFile(int fd, std::string_view name, size_t max_bytes = 1 << 20);
+Status WriteOpenFile(int fd, std::string_view name, std::string_view contents);
 bool PathExists(const std::string& path);
 
 Status MakeDirectory(const std::string& path, unsigned mode);
