@@ -135,10 +135,15 @@ void WarmPool::Done() {
   {
     std::lock_guard lock(mutex_);
     --in_flight_;
-    replacement_waits = in_flight_ == 0 && Clock::now() < defer_until_;
+    const Clock::time_point now = Clock::now();
+    replacement_waits = in_flight_ == 0 && now < defer_until_;
+    if (replacement_waits) {
+      // The replacement waited for this execution's end; it begins once its answer is out.
+      defer_until_ = std::min(defer_until_, now + config_.settle_after_done);
+    }
   }
   if (replacement_waits && wake_.ok()) {
-    wake_->Raise();  // the replacement waited for this execution's end (defer_replacement)
+    wake_->Raise();  // the pool's thread waits until the new defer_until_
   }
 }
 
@@ -165,7 +170,9 @@ void WarmPool::Loop() {
     RollLocked(now);
     const size_t target = TargetLocked();
     const Clock::time_point defer_until = defer_until_;  // read under the lock
-    const bool defer = in_flight_ == 1 && !idle_.empty() && now < defer_until;
+    // One execution running, or none just after one (Done shortened the wait to
+    // settle_after_done); more in flight means demand is up, and nothing is held back.
+    const bool defer = in_flight_ <= 1 && !idle_.empty() && now < defer_until;
     // Start what is missing. The zygote forks them one after another; each then builds its
     // own jail on whichever core is free.
     while (!defer && idle_.size() + making.size() < target && now >= retry_at && !stopping_) {

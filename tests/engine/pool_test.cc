@@ -283,6 +283,31 @@ TEST(WarmPool, TheReplacementWaitsNoLongerThanDeferReplacement) {
   EXPECT_TRUE(RefilledDuringALongExecution(*engine, 2));
 }
 
+TEST(WarmPool, AfterTheExecutionsEnd_TheReplacementWaitsSettleAfterDone) {
+  // WhileOneExecutionRuns_ItsReplacementWaitsForItsEnd is the control: with the default
+  // settle_after_done (2 ms) the replacement is made soon after the end.
+  service::PoolConfig pool;
+  pool.min_idle = 2;
+  pool.max_idle = 2;
+  pool.defer_replacement = std::chrono::seconds(60);
+  pool.settle_after_done = std::chrono::seconds(60);
+  std::unique_ptr<service::Engine> engine = EngineWithPool(pool);
+  ASSERT_NE(engine, nullptr);
+  ASSERT_TRUE(Eventually([&] { return engine->pool_stats().idle == 2; }, std::chrono::seconds(30)));
+  Result<service::Execution> run = engine->Run(ReferenceExample(), DefaultLimits());
+  ASSERT_TRUE(run.ok()) << run.error().ToString();
+  EXPECT_EQ(VerdictOf(*run), "ok");
+  EXPECT_EQ(engine->pool_stats().in_flight, 0u);
+  // For a second after the end: still one ready child, no replacement.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+  size_t most = 0;
+  while (std::chrono::steady_clock::now() < until) {
+    most = std::max(most, engine->pool_stats().idle);
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(most, 1u);
+}
+
 TEST(WarmPool, WithoutTheWait_TheReplacementIsMadeWhileTheExecutionRuns) {
   // The control for the test above: the same watch sees a replacement made during the run.
   service::PoolConfig pool;
