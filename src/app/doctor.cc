@@ -145,6 +145,7 @@ nlohmann::ordered_json DoctorJson(const DoctorReport& report) {
                                     {"cpu_accounting", BackendJson(host.CpuBackend())},
                                     {"cgroup_kill", host.CanKillTree()},
                                     {"v1_memsw", host.v1_memsw},
+                                    {"v2_favordynmods", host.v2_favordynmods},
                                     {"usable", report.cgroups.usable}};
   if (!report.cgroups.usable) {
     cgroups["error"] = report.cgroups.error;
@@ -164,7 +165,8 @@ nlohmann::ordered_json DoctorJson(const DoctorReport& report) {
         {"memory", e.memory},
         {"pids", e.pids},
         {"kill", e.kill},
-        {"cpu_accounting", e.cpu_accounting}}},
+        {"cpu_accounting", e.cpu_accounting},
+        {"cgroup_favordynmods", e.cgroup_favordynmods}}},
       {"python",
        {{"path", kPython},
         {"ok", python.ok},
@@ -205,7 +207,16 @@ std::string RenderTable(const DoctorReport& report) {
       << Pad("cgroups", kNameWidth) << host.Mode() << ": memory "
       << BackendText(host.MemoryBackend()) << ", pids " << BackendText(host.PidsBackend())
       << ", cpu accounting " << BackendText(host.CpuBackend()) << ", cgroup.kill "
-      << YesNo(host.CanKillTree()) << ", v1 memsw " << YesNo(host.v1_memsw) << "\n";
+      << YesNo(host.CanKillTree()) << ", v1 memsw " << YesNo(host.v1_memsw)
+      << ", cgroup2 favordynmods " << YesNo(host.v2_favordynmods) << "\n";
+  if (host.v2.present() && !host.v2_favordynmods) {
+    // Latency, not isolation: measured in docs/PERFORMANCE.md ("What is left").
+    out << Pad("", kNameWidth)
+        << "without favordynmods, a child joining its cgroups after an idle spell can hold "
+           "cgroup_mutex for an RCU grace period (10-30 ms), which a running execution's "
+           "cgroup.kill waits for; `mount -o remount,favordynmods <the cgroup2 mount>` (Linux "
+           "6.0+) removes the wait\n";
+  }
   if (!report.cgroups.usable) {
     out << Pad("", kNameWidth) << "pyexec cannot create its cgroups here: " << report.cgroups.error
         << "\n";

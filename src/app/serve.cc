@@ -95,7 +95,8 @@ nlohmann::ordered_json HealthFields(const DoctorReport& report, const service::E
           {"memory", e.memory},
           {"pids", e.pids},
           {"kill", e.kill},
-          {"cpu_accounting", e.cpu_accounting}}}}},
+          {"cpu_accounting", e.cpu_accounting},
+          {"cgroup_favordynmods", e.cgroup_favordynmods}}}}},
   };
 }
 

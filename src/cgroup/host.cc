@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <optional>
 #include <sstream>
 
 #include "sys/files.h"
@@ -108,8 +109,15 @@ std::vector<std::string> EnableV2Controllers(const std::string& dir) {
 
 }  // namespace
 
-std::string FindMountPoint(const std::string& mountinfo, const std::string& fstype,
-                           const std::string& controller) {
+namespace {
+
+struct Mount {
+  std::string point;
+  std::vector<std::string> options;  // the super options
+};
+
+std::optional<Mount> FindMount(const std::string& mountinfo, const std::string& fstype,
+                               const std::string& controller) {
   for (const std::string& line : Split(mountinfo, '\n')) {
     // "36 35 0:31 / /sys/fs/cgroup/memory rw,relatime shared:14 - cgroup cgroup rw,memory"
     const size_t dash = line.find(" - ");
@@ -124,11 +132,26 @@ std::string FindMountPoint(const std::string& mountinfo, const std::string& fsty
     if (left[3] != "/") {
       continue;  // a bind of a sub-cgroup, not the hierarchy's root
     }
-    if (controller.empty() || Contains(Split(right[2], ','), controller)) {
-      return left[4];
+    std::vector<std::string> options = Split(right[2], ',');
+    if (controller.empty() || Contains(options, controller)) {
+      return Mount{left[4], std::move(options)};
     }
   }
-  return "";
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::string FindMountPoint(const std::string& mountinfo, const std::string& fstype,
+                           const std::string& controller) {
+  const std::optional<Mount> mount = FindMount(mountinfo, fstype, controller);
+  return mount ? mount->point : "";
+}
+
+std::vector<std::string> FindMountOptions(const std::string& mountinfo, const std::string& fstype,
+                                          const std::string& controller) {
+  std::optional<Mount> mount = FindMount(mountinfo, fstype, controller);
+  return mount ? std::move(mount->options) : std::vector<std::string>{};
 }
 
 std::string FindOwnPath(const std::string& proc_self_cgroup, const std::string& controller) {
@@ -200,6 +223,7 @@ HostCgroups Detect() {
     if (sys::PathExists(dir + "/cgroup.procs")) {
       host.v2.own_dir = dir;
       host.v2_controllers = EnableV2Controllers(dir);
+      host.v2_favordynmods = Contains(FindMountOptions(*mountinfo, "cgroup2", ""), "favordynmods");
     }
   }
   host.v1_memory = V1Hierarchy(*mountinfo, *self_cgroup, "memory");

@@ -22,6 +22,9 @@ struct HostCgroups {
   Hierarchy v1_pids;
   Hierarchy v1_cpuacct;
   bool v1_memsw = false;  // memory.memsw.* exists (swap accounting)
+  // cgroup2 is mounted with favordynmods (Linux 6.0+): joining a cgroup then takes no RCU grace
+  // period under cgroup_mutex, which another execution's cgroup.kill would wait for.
+  bool v2_favordynmods = false;
 
   bool V2Has(const std::string& controller) const;
   // Where each resource is limited or measured; "" when nowhere.
@@ -42,6 +45,10 @@ HostCgroups Detect();
 // super options include `controller`.
 std::string FindMountPoint(const std::string& mountinfo, const std::string& fstype,
                            const std::string& controller);
+// The super options ("rw,nsdelegate,favordynmods") of the mount FindMountPoint finds; none
+// when there is no such mount.
+std::vector<std::string> FindMountOptions(const std::string& mountinfo, const std::string& fstype,
+                                          const std::string& controller);
 // Lines of /proc/self/cgroup -> pyexec's path for the v1 `controller` or, with "", for v2.
 std::string FindOwnPath(const std::string& proc_self_cgroup, const std::string& controller);
 

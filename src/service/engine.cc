@@ -104,6 +104,7 @@ Enforcement DescribeEnforcement(const cgroup::HostCgroups* host, CgroupMode mode
            : jail                      ? "pid namespace"
                                        : "process group";
   e.cpu_accounting = host && !host->CpuBackend().empty() ? backend(host->CpuBackend()) : "rusage";
+  e.cgroup_favordynmods = host && host->v2.present() && host->v2_favordynmods;
   return e;
 }
 

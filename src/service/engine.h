@@ -67,6 +67,9 @@ struct Enforcement {
   std::string cpu_accounting;     // "cgroup v2", "cgroup v1", "rusage"
   bool memory_by_cgroup = false;  // false: the RLIMIT_AS fallback applies
   bool pids_by_cgroup = false;    // false: the RLIMIT_NPROC fallback applies
+  // Not a limit but the paced tail latency: cgroup2 mounted with favordynmods (see
+  // cgroup::HostCgroups::v2_favordynmods), where pyexec uses cgroup2.
+  bool cgroup_favordynmods = false;
 };
 
 // What enforces each limit given pyexec's cgroup tree (`host`: the hierarchies it was created

@@ -13,6 +13,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -108,12 +109,25 @@ TEST(DoctorCli, Json_ExitsZeroAndReportsEveryControlAsSupported) {
   for (const char* backend : {"memory", "pids", "cpu_accounting"}) {
     EXPECT_TRUE(cgroups[backend].is_string() || cgroups[backend].is_null()) << cgroups.dump();
   }
-  for (const char* flag : {"cgroup_kill", "v1_memsw", "usable"}) {
+  for (const char* flag : {"cgroup_kill", "v1_memsw", "v2_favordynmods", "usable"}) {
     EXPECT_TRUE(cgroups[flag].is_boolean()) << cgroups.dump();
   }
   for (const char* field : {"cgroup_mode", "memory", "pids", "kill", "cpu_accounting"}) {
     EXPECT_TRUE(report["enforcement"][field].is_string()) << report["enforcement"].dump();
   }
+  EXPECT_TRUE(report["enforcement"]["cgroup_favordynmods"].is_boolean())
+      << report["enforcement"].dump();
+  // What the mount table says, read here without pyexec's parser: the cgroup2 line's options.
+  Result<std::string> mountinfo = sys::ReadFile("/proc/self/mountinfo", 4 << 20);
+  ASSERT_TRUE(mountinfo.ok());
+  bool remounted = false;
+  std::istringstream lines(*mountinfo);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.find(" - cgroup2 ") != std::string::npos) {
+      remounted = remounted || line.find("favordynmods") != std::string::npos;
+    }
+  }
+  EXPECT_EQ(cgroups["v2_favordynmods"].get<bool>(), remounted) << *mountinfo;
 
   const nlohmann::json& python = report["python"];
   EXPECT_EQ(python["path"], "/usr/bin/python3");

@@ -2,7 +2,9 @@
 // cgroup/execution_cgroup.h (keyed counter files), on texts as real hosts write them.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
+#include <vector>
 
 #include "cgroup/execution_cgroup.h"
 #include "cgroup/host.h"
@@ -94,6 +96,26 @@ constexpr char kV2Mountinfo[] =
     "rw,nsdelegate,memory_recursiveprot\n";
 
 constexpr char kV2SelfCgroup[] = "0::/system.slice/x.service\n";
+
+TEST(FindMountOptions, PureV2ReadsTheSuperOptionsOfTheUnifiedMount) {
+  EXPECT_EQ(FindMountOptions(kV2Mountinfo, "cgroup2", ""),
+            (std::vector<std::string>{"rw", "nsdelegate", "memory_recursiveprot"}));
+  EXPECT_EQ(FindMountOptions(kHybridMountinfo, "cgroup2", ""), (std::vector<std::string>{"rw"}));
+}
+
+TEST(FindMountOptions, FavordynmodsIsASuperOption) {
+  constexpr char kRemounted[] =
+      "35 24 0:30 / /sys/fs/cgroup rw,nosuid,nodev,noexec,relatime shared:9 - cgroup2 cgroup2 "
+      "rw,nsdelegate,favordynmods,memory_recursiveprot\n";
+  const std::vector<std::string> options = FindMountOptions(kRemounted, "cgroup2", "");
+  EXPECT_NE(std::find(options.begin(), options.end(), "favordynmods"), options.end());
+}
+
+TEST(FindMountOptions, NoSuchMountHasNoOptions) {
+  EXPECT_TRUE(FindMountOptions(kV2Mountinfo, "cgroup", "memory").empty());
+  EXPECT_EQ(FindMountOptions(kHybridMountinfo, "cgroup", "memory"),
+            (std::vector<std::string>{"rw", "memory"}));
+}
 
 TEST(FindMountPoint, PureV2FindsTheUnifiedHierarchy) {
   EXPECT_EQ(FindMountPoint(kV2Mountinfo, "cgroup2", ""), "/sys/fs/cgroup");
