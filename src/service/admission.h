@@ -100,8 +100,10 @@ class Admission {
   // The deadline thread's own: a queued job expires before the time it sleeps until, or the
   // threads must stop. Only then is it woken, not at every job that comes and goes.
   std::condition_variable deadline_moved_;
+  // The earliest deadline the deadline thread has been told of: what it sleeps until, or
+  // earlier (stale) while it is awake; only ever too early, which costs a spurious wake-up.
   std::chrono::steady_clock::time_point deadline_watched_ =
-      std::chrono::steady_clock::time_point::max();  // what the deadline thread sleeps until
+      std::chrono::steady_clock::time_point::max();
   std::deque<std::pair<uint64_t, Job>> queue_;
   std::map<uint64_t, std::shared_ptr<sys::EventFd>> running_;
   uint64_t next_id_ = 1;

@@ -117,8 +117,15 @@ std::optional<PreparedChild> WarmPool::Take(const Limits& limits) {
       }
     }
     ++(taken ? hits_ : misses_);
-    if (taken && std::max(takes_this_second_, takes_last_second_) < kDeferBelowTakesPerSecond) {
-      defer_until_ = Clock::now() + config_.defer_replacement;
+    // A replacement owed to an execution that has just ended (Done shortened the wait to
+    // settle_after_done: none was in flight before this one) is not held back again by this
+    // one: requests back to back below 50 a second would otherwise empty the pool before any
+    // replacement began.
+    const Clock::time_point now = Clock::now();
+    const bool settling = in_flight_ == 1 && now < defer_until_;
+    if (taken && !settling &&
+        std::max(takes_this_second_, takes_last_second_) < kDeferBelowTakesPerSecond) {
+      defer_until_ = now + config_.defer_replacement;
     }
   }
   if (wake_.ok()) {

@@ -117,14 +117,19 @@ TEST(DoctorCli, Json_ExitsZeroAndReportsEveryControlAsSupported) {
   }
   EXPECT_TRUE(report["enforcement"]["cgroup_favordynmods"].is_boolean())
       << report["enforcement"].dump();
-  // What the mount table says, read here without pyexec's parser: the cgroup2 line's options.
+  // What the mount table says, read here without pyexec's parser: the options of the first
+  // cgroup2 mount of a hierarchy's root (fields: id, parent, device, root, mount point, ...).
   Result<std::string> mountinfo = sys::ReadFile("/proc/self/mountinfo", 4 << 20);
   ASSERT_TRUE(mountinfo.ok());
   bool remounted = false;
   std::istringstream lines(*mountinfo);
   for (std::string line; std::getline(lines, line);) {
-    if (line.find(" - cgroup2 ") != std::string::npos) {
-      remounted = remounted || line.find("favordynmods") != std::string::npos;
+    std::istringstream fields(line);
+    std::string id, parent, device, root;
+    fields >> id >> parent >> device >> root;
+    if (root == "/" && line.find(" - cgroup2 ") != std::string::npos) {
+      remounted = line.find("favordynmods") != std::string::npos;
+      break;
     }
   }
   EXPECT_EQ(cgroups["v2_favordynmods"].get<bool>(), remounted) << *mountinfo;

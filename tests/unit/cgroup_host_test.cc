@@ -113,6 +113,9 @@ TEST(FindMountOptions, FavordynmodsIsASuperOption) {
 
 TEST(FindMountOptions, NoSuchMountHasNoOptions) {
   EXPECT_TRUE(FindMountOptions(kV2Mountinfo, "cgroup", "memory").empty());
+}
+
+TEST(FindMountOptions, AV1HierarchyHasItsControllersAmongItsOptions) {
   EXPECT_EQ(FindMountOptions(kHybridMountinfo, "cgroup", "memory"),
             (std::vector<std::string>{"rw", "memory"}));
 }
