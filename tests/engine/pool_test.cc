@@ -259,14 +259,33 @@ bool RefilledDuringALongExecution(service::Engine& engine, size_t idle) {
   return refilled;
 }
 
-TEST(WarmPool, WhileOneExecutionRuns_ItsReplacementWaitsForItsEnd) {
+// An engine whose pool holds exactly `children`, all ready, and holds replacements back for
+// `defer` (and `settle` after an execution's end); nullptr, the test failed, if it never fills.
+std::unique_ptr<service::Engine> FullPool(
+    size_t children, std::chrono::milliseconds defer,
+    std::chrono::milliseconds settle = service::PoolConfig{}.settle_after_done) {
   service::PoolConfig pool;
-  pool.min_idle = 2;
-  pool.max_idle = 2;
-  pool.defer_replacement = std::chrono::seconds(60);  // only the execution's end ends the wait
+  pool.min_idle = children;
+  pool.max_idle = children;
+  pool.defer_replacement = defer;
+  pool.settle_after_done = settle;
   std::unique_ptr<service::Engine> engine = EngineWithPool(pool);
+  if (engine == nullptr) {
+    ADD_FAILURE() << "no engine";
+    return nullptr;
+  }
+  if (!Eventually([&] { return engine->pool_stats().idle == children; },
+                  std::chrono::seconds(30))) {
+    ADD_FAILURE() << "the pool never had " << children << " ready children";
+    return nullptr;
+  }
+  return engine;
+}
+
+TEST(WarmPool, WhileOneExecutionRuns_ItsReplacementWaitsForItsEnd) {
+  // Held back for a minute: only the execution's end ends the wait.
+  std::unique_ptr<service::Engine> engine = FullPool(2, std::chrono::seconds(60));
   ASSERT_NE(engine, nullptr);
-  ASSERT_TRUE(Eventually([&] { return engine->pool_stats().idle == 2; }, std::chrono::seconds(30)));
   EXPECT_FALSE(RefilledDuringALongExecution(*engine, 2));
   // Its end lets the replacement be made.
   EXPECT_TRUE(Eventually([&] { return engine->pool_stats().idle == 2; }, std::chrono::seconds(30)))
@@ -274,27 +293,18 @@ TEST(WarmPool, WhileOneExecutionRuns_ItsReplacementWaitsForItsEnd) {
 }
 
 TEST(WarmPool, TheReplacementWaitsNoLongerThanDeferReplacement) {
-  service::PoolConfig pool;
-  pool.min_idle = 2;
-  pool.max_idle = 2;
-  pool.defer_replacement = std::chrono::milliseconds(200);  // much shorter than the run
-  std::unique_ptr<service::Engine> engine = EngineWithPool(pool);
+  // Held back for 200 ms, much shorter than the run.
+  std::unique_ptr<service::Engine> engine = FullPool(2, std::chrono::milliseconds(200));
   ASSERT_NE(engine, nullptr);
-  ASSERT_TRUE(Eventually([&] { return engine->pool_stats().idle == 2; }, std::chrono::seconds(30)));
   EXPECT_TRUE(RefilledDuringALongExecution(*engine, 2));
 }
 
 TEST(WarmPool, AfterTheExecutionsEnd_TheReplacementWaitsSettleAfterDone) {
   // WhileOneExecutionRuns_ItsReplacementWaitsForItsEnd is the control: with the default
   // settle_after_done (2 ms) the replacement is made after the end, not 60 s later.
-  service::PoolConfig pool;
-  pool.min_idle = 2;
-  pool.max_idle = 2;
-  pool.defer_replacement = std::chrono::seconds(60);
-  pool.settle_after_done = std::chrono::seconds(60);
-  std::unique_ptr<service::Engine> engine = EngineWithPool(pool);
+  std::unique_ptr<service::Engine> engine =
+      FullPool(2, std::chrono::seconds(60), std::chrono::seconds(60));
   ASSERT_NE(engine, nullptr);
-  ASSERT_TRUE(Eventually([&] { return engine->pool_stats().idle == 2; }, std::chrono::seconds(30)));
   Result<service::Execution> run = engine->Run(ReferenceExample(), DefaultLimits());
   ASSERT_TRUE(run.ok()) << run.error().ToString();
   EXPECT_EQ(VerdictOf(*run), "ok");
@@ -314,13 +324,9 @@ TEST(WarmPool, AfterTheExecutionsEnd_TheReplacementWaitsSettleAfterDone) {
 // second take to hold it back again, requests back to back below 50 a second would empty the
 // pool before any replacement began.
 TEST(WarmPool, TheNextTakeDoesNotHoldBackTheReplacementOwedToTheLastExecution) {
-  service::PoolConfig pool;
-  pool.min_idle = 3;
-  pool.max_idle = 3;
-  pool.defer_replacement = std::chrono::seconds(60);  // only an execution's end ends the wait
-  std::unique_ptr<service::Engine> engine = EngineWithPool(pool);
+  // Held back for a minute: only an execution's end ends the wait.
+  std::unique_ptr<service::Engine> engine = FullPool(3, std::chrono::seconds(60));
   ASSERT_NE(engine, nullptr);
-  ASSERT_TRUE(Eventually([&] { return engine->pool_stats().idle == 3; }, std::chrono::seconds(30)));
   Result<service::Execution> first = engine->Run(ReferenceExample(), DefaultLimits());
   ASSERT_TRUE(first.ok()) << first.error().ToString();
   // At once: one child left of three after the second take; the first's replacement makes two.
@@ -330,13 +336,8 @@ TEST(WarmPool, TheNextTakeDoesNotHoldBackTheReplacementOwedToTheLastExecution) {
 TEST(WarmPool, WithoutTheWait_TheReplacementIsMadeWhileTheExecutionRuns) {
   // The control for TheReplacementWaitsNoLongerThanDeferReplacement: the same watch sees a
   // replacement made during the run.
-  service::PoolConfig pool;
-  pool.min_idle = 2;
-  pool.max_idle = 2;
-  pool.defer_replacement = std::chrono::milliseconds(0);
-  std::unique_ptr<service::Engine> engine = EngineWithPool(pool);
+  std::unique_ptr<service::Engine> engine = FullPool(2, std::chrono::milliseconds(0));
   ASSERT_NE(engine, nullptr);
-  ASSERT_TRUE(Eventually([&] { return engine->pool_stats().idle == 2; }, std::chrono::seconds(30)));
   EXPECT_TRUE(RefilledDuringALongExecution(*engine, 2));
 }
 
