@@ -117,15 +117,8 @@ std::optional<PreparedChild> WarmPool::Take(const Limits& limits) {
       }
     }
     ++(taken ? hits_ : misses_);
-    // A replacement owed to an execution that has just ended (Done shortened the wait to
-    // settle_after_done: none was in flight before this one) is not held back again by this
-    // one: requests back to back below 50 a second would otherwise empty the pool before any
-    // replacement began.
-    const Clock::time_point now = Clock::now();
-    const bool settling = in_flight_ == 1 && now < defer_until_;
-    if (taken && !settling &&
-        std::max(takes_this_second_, takes_last_second_) < kDeferBelowTakesPerSecond) {
-      defer_until_ = now + config_.defer_replacement;
+    if (taken && std::max(takes_this_second_, takes_last_second_) < kDeferBelowTakesPerSecond) {
+      defer_until_ = Clock::now() + config_.defer_replacement;
     }
   }
   if (wake_.ok()) {
@@ -181,8 +174,12 @@ void WarmPool::Loop() {
     // settle_after_done); more in flight means demand is up, and nothing is held back.
     const bool defer = in_flight_ <= 1 && !idle_.empty() && now < defer_until;
     // Start what is missing. The zygote forks them one after another; each then builds its
-    // own jail on whichever core is free.
-    while (!defer && idle_.size() + making.size() < target && now >= retry_at && !stopping_) {
+    // own jail on whichever core is free. Deferring holds back one child only, the running
+    // execution's replacement: one owed to an execution that has ended is begun even if the
+    // next take has begun a new wait (requests back to back below 50 a second would otherwise
+    // empty the pool before any replacement began).
+    const size_t held_back = defer ? 1 : 0;
+    while (idle_.size() + making.size() + held_back < target && now >= retry_at && !stopping_) {
       lock.unlock();
       Result<PreparedChild> child = factory_.Begin(limits_);
       lock.lock();

@@ -33,8 +33,8 @@ struct PoolConfig {
   // Once that execution is done, its replacement waits this much longer (within
   // defer_replacement): the execution's answer is being written and its processes torn down,
   // and a fork of the zygote begun at that moment takes a core from them (0.05-0.2 ms more on
-  // the answer's path, measured on 2 cores). A take within it does not hold the replacement
-  // back again.
+  // the answer's path, measured on 2 cores). Only one replacement is ever held back: one owed
+  // to an execution that has ended is begun even while the next one runs.
   std::chrono::milliseconds settle_after_done{2};
 };
 
