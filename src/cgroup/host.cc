@@ -216,14 +216,14 @@ HostCgroups Detect() {
     LogWarning("cgroups: cannot read /proc/self/mountinfo or /proc/self/cgroup");
     return host;
   }
-  const std::string v2_mount = FindMountPoint(*mountinfo, "cgroup2", "");
+  const std::optional<Mount> v2_mount = FindMount(*mountinfo, "cgroup2", "");
   const std::string v2_own = FindOwnPath(*self_cgroup, "");
-  if (!v2_mount.empty() && !v2_own.empty()) {
-    const std::string dir = v2_own == "/" ? v2_mount : v2_mount + v2_own;
+  if (v2_mount && !v2_own.empty()) {
+    const std::string dir = v2_own == "/" ? v2_mount->point : v2_mount->point + v2_own;
     if (sys::PathExists(dir + "/cgroup.procs")) {
       host.v2.own_dir = dir;
       host.v2_controllers = EnableV2Controllers(dir);
-      host.v2_favordynmods = Contains(FindMountOptions(*mountinfo, "cgroup2", ""), "favordynmods");
+      host.v2_favordynmods = Contains(v2_mount->options, "favordynmods");
     }
   }
   host.v1_memory = V1Hierarchy(*mountinfo, *self_cgroup, "memory");

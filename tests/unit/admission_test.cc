@@ -102,6 +102,11 @@ bool WaitForRunning(const Admission& admission, size_t running) {
   return false;
 }
 
+// Queues a job gated like GatedJob that may wait in the queue until `deadline`.
+bool SubmitUntil(Admission& admission, Gate* gate, Probe* probe, Clock::time_point deadline) {
+  return admission.Submit(GatedJob(gate, probe, nullptr, nullptr, deadline)).admitted;
+}
+
 std::string Get(Probe& probe) {
   if (probe.result.wait_for(kWait) != std::future_status::ready) {
     return "no result";
@@ -154,10 +159,7 @@ TEST(Admission, QueuedPastItsDeadline_IsRejectedWhileTheWorkerIsStillBusy) {
   Probe late;
   ASSERT_TRUE(admission.Submit(GatedJob(&gate, &busy)).admitted);
   ASSERT_TRUE(WaitForRunning(admission, 1));
-  ASSERT_TRUE(admission
-                  .Submit(GatedJob(&gate, &late, nullptr, nullptr,
-                                   Clock::now() + std::chrono::milliseconds(50)))
-                  .admitted);
+  ASSERT_TRUE(SubmitUntil(admission, &gate, &late, Clock::now() + std::chrono::milliseconds(50)));
   EXPECT_EQ(Get(late), "queue_timeout");  // the gate is still closed
   EXPECT_EQ(admission.stats().expired, 1u);
   gate.Open();
@@ -174,14 +176,8 @@ TEST(Admission, ASoonerDeadlineQueuedBehindALaterOne_StillExpiresOnTime) {
   Probe late;
   ASSERT_TRUE(admission.Submit(GatedJob(&gate, &busy)).admitted);
   ASSERT_TRUE(WaitForRunning(admission, 1));
-  ASSERT_TRUE(
-      admission
-          .Submit(GatedJob(&gate, &patient, nullptr, nullptr, Clock::now() + std::chrono::hours(1)))
-          .admitted);
-  ASSERT_TRUE(admission
-                  .Submit(GatedJob(&gate, &late, nullptr, nullptr,
-                                   Clock::now() + std::chrono::milliseconds(50)))
-                  .admitted);
+  ASSERT_TRUE(SubmitUntil(admission, &gate, &patient, Clock::now() + std::chrono::hours(1)));
+  ASSERT_TRUE(SubmitUntil(admission, &gate, &late, Clock::now() + std::chrono::milliseconds(50)));
   EXPECT_EQ(Get(late), "queue_timeout");  // the gate is still closed
   EXPECT_EQ(admission.stats().queued, 1u);
   gate.Open();
