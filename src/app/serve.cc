@@ -183,7 +183,8 @@ int RunServe(const ServeOptions& options, const service::EngineConfig& engine_co
                                 {"hits", pool.hits},
                                 {"misses", pool.misses},
                                 {"retired", pool.retired},
-                                {"setup_failures", pool.failures}};
+                                {"setup_failures", pool.failures},
+                                {"warmed_up", pool.warmed_up}};
   };
   api::HttpApi api(
       std::move(api_config),

@@ -38,15 +38,23 @@ inline constexpr uint32_t kPolicyRootless = 1U << 0;
 // or environment variable of pyexec can.
 inline constexpr uint32_t kPolicyTestNoSeccomp = 1U << 1;
 inline constexpr uint32_t kPolicyTestNoUserNamespaceLimit = 1U << 2;
+// The child runs a small script of pyexec's own while it waits for its request (the runner's
+// warm-up, see python/pyexec_runner.py): what the first compile and run in a fresh child copy
+// of the zygote's pages is copied before the request instead of on its path. Asked for by the
+// warm pool when executions are few, when the spare CPU it costs is there.
+inline constexpr uint32_t kPolicyWarmUp = 1U << 3;
 
 // The hand-over, on the child's script channel (a SEQPACKET socket at kScriptFd). The contained
 // child sends a ReadyNotice and waits; the server answers with one StartOrder carrying the
 // script as a sealed memfd (SCM_RIGHTS), or closes the channel to retire the child unused.
 inline constexpr uint32_t kHandOverMagic = 0x50595354;  // "PYST"
 
+// ReadyNotice::flags: the child ran the warm-up (kPolicyWarmUp) to its end.
+inline constexpr uint32_t kReadyWarmedUp = 1U << 0;
+
 struct ReadyNotice {
   uint32_t magic = kHandOverMagic;
-  uint32_t reserved = 0;
+  uint32_t flags = 0;         // kReady* bits
   uint64_t setup_cpu_ns = 0;  // CPU the child spent on its set-up, not the script's to pay for
 };
 

@@ -80,9 +80,10 @@ int ReceiveOrder(StartOrder* order) {
 
 }  // namespace
 
-uint64_t AwaitStart() {
+uint64_t AwaitStart(uint32_t ready_flags) {
   SetName(kIdleChildName);
   ReadyNotice notice;
+  notice.flags = ready_flags;
   notice.setup_cpu_ns = CpuNanoseconds();
   ssize_t sent = -1;
   do {

@@ -13,10 +13,10 @@ namespace pyexec::sandbox {
 inline constexpr char kIdleChildName[] = "pyexec-idle";
 inline constexpr char kRunningChildName[] = "pyexec-run";
 
-// Sends the ReadyNotice on kScriptFd and blocks until the StartOrder arrives. On return the
-// script is a sealed memfd at kScriptFd and the order's rlimits apply; the order's result limit
-// is returned. A channel closed without an order retires the child: it exits 0 at once, having
-// run nothing. A malformed order fails the step kAwaitScript.
-uint64_t AwaitStart();
+// Sends the ReadyNotice (with `ready_flags`, kReady* bits) on kScriptFd and blocks until the
+// StartOrder arrives. On return the script is a sealed memfd at kScriptFd and the order's rlimits
+// apply; the order's result limit is returned. A channel closed without an order retires the child:
+// it exits 0 at once, having run nothing. A malformed order fails the step kAwaitScript.
+uint64_t AwaitStart(uint32_t ready_flags);
 
 }  // namespace pyexec::sandbox

@@ -77,7 +77,7 @@ Error SetupFailureError(sandbox::SetupFailure failure) {
                    "child set-up failed at step " + step + ": " + std::strerror(failure.sys_errno));
 }
 
-Result<PreparedChild> ChildFactory::Begin(const Limits& limits) {
+Result<PreparedChild> ChildFactory::Begin(const Limits& limits, bool warm_up) {
   PreparedChild child;
   child.id = NextChildId();
   child.begun_at = Clock::now();
@@ -129,6 +129,9 @@ Result<PreparedChild> ChildFactory::Begin(const Limits& limits) {
     request.policy.tmp_size_bytes = limits.tmp_bytes;
     request.policy.flags = context_.test_relaxations & (sandbox::kPolicyTestNoSeccomp |
                                                         sandbox::kPolicyTestNoUserNamespaceLimit);
+  }
+  if (warm_up) {
+    request.policy.flags |= sandbox::kPolicyWarmUp;
   }
   std::vector<int> fds = {report->write.get(),
                           channel->write.get(),
@@ -205,6 +208,7 @@ Result<bool> ChildFactory::Progress(PreparedChild& child) {
     const ssize_t got = recv(child.channel.get(), &notice, sizeof(notice), MSG_DONTWAIT);
     if (got == static_cast<ssize_t>(sizeof(notice)) && notice.magic == sandbox::kHandOverMagic) {
       child.setup_cpu_ns = notice.setup_cpu_ns;
+      child.warmed_up = (notice.flags & sandbox::kReadyWarmedUp) != 0;
       child.ready = true;
     } else if (got >= 0 || (errno != EAGAIN && errno != EINTR)) {
       return died("exited during set-up");

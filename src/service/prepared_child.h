@@ -42,6 +42,7 @@ struct PreparedChild {
   uint64_t address_base = 0;  // RLIMIT_AS fallback: the zygote's address space when forked
   bool started = false;       // the zygote's Started report arrived
   bool ready = false;         // its ReadyNotice arrived too
+  bool warmed_up = false;     // its notice says it ran the runner's warm-up
   std::chrono::steady_clock::time_point begun_at;
 };
 
@@ -73,7 +74,9 @@ class ChildFactory {
   explicit ChildFactory(FactoryContext context) : context_(std::move(context)) {}
 
   // Sends the fork request; the child contains itself in the background. Not ready yet.
-  Result<PreparedChild> Begin(const Limits& limits);
+  // `warm_up`: the child runs the runner's warm-up before it says it is ready
+  // (sandbox::kPolicyWarmUp): for the warm pool when it has the time, never on a request's path.
+  Result<PreparedChild> Begin(const Limits& limits, bool warm_up = false);
   // What to poll (POLLIN) for a begun child's progress towards ready: -1 for nothing.
   static std::array<int, 3> ReadinessFds(const PreparedChild& child);
   // Takes in what has arrived for a begun child, without blocking: true once it is ready, an

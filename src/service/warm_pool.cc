@@ -24,10 +24,12 @@ constexpr std::chrono::seconds kShrinkInterval{1};
 // How long an execution that found the pool empty waits for a child being made before it
 // makes its own.
 constexpr std::chrono::milliseconds kWaitForMaking{100};
-// PoolConfig::defer_replacement applies below this many executions a second: the kernel waits
-// for a grace period only at a join that follows no other one closely (rcu_sync idle), and
-// holding replacements back at higher rates would only empty the pool.
-constexpr uint64_t kDeferBelowTakesPerSecond = 50;
+// "Executions are few" below this many a second. PoolConfig::defer_replacement applies then:
+// the kernel waits for a grace period only at a join that follows no other one closely
+// (rcu_sync idle), and holding replacements back at higher rates would only empty the pool.
+// So does PoolConfig::warm_up_when_few: the CPU the warm-up costs is spare then.
+constexpr uint64_t kFewTakesPerSecond = 50;
+constexpr std::chrono::milliseconds kFewTakesGap{1000 / kFewTakesPerSecond};
 
 }  // namespace
 
@@ -77,6 +79,12 @@ size_t WarmPool::TargetLocked() const {
   return std::clamp(std::max(2 * demand + 1, in_the_making + demand + 1), floor, config_.max_idle);
 }
 
+bool WarmPool::FewTakesLocked() const {
+  return std::max(takes_this_second_, takes_last_second_) < kFewTakesPerSecond;
+}
+
+bool WarmPool::SpareTimeLocked() const { return FewTakesLocked() && take_gap_ >= kFewTakesGap; }
+
 void WarmPool::RollLocked(Clock::time_point now) {
   if (now - peak_at_ >= config_.demand_window) {
     previous_peak_ = peak_;
@@ -97,8 +105,11 @@ std::optional<PreparedChild> WarmPool::Take(const Limits& limits) {
     std::unique_lock lock(mutex_);
     ++in_flight_;
     peak_ = std::max(peak_, in_flight_);
-    RollLocked(Clock::now());
+    const Clock::time_point now = Clock::now();
+    RollLocked(now);
     ++takes_this_second_;
+    take_gap_ = now - last_take_at_;
+    last_take_at_ = now;
     if (CanServe(limits_, limits)) {
       if (idle_.empty() && making_ > 0) {
         // The wait is bounded, and the loop is told first so the pool grows for this demand.
@@ -117,7 +128,7 @@ std::optional<PreparedChild> WarmPool::Take(const Limits& limits) {
       }
     }
     ++(taken ? hits_ : misses_);
-    if (taken && std::max(takes_this_second_, takes_last_second_) < kDeferBelowTakesPerSecond) {
+    if (taken && FewTakesLocked()) {
       defer_until_ = Clock::now() + config_.defer_replacement;
     }
   }
@@ -157,6 +168,7 @@ PoolStats WarmPool::stats() const {
   stats.misses = misses_;
   stats.retired = retired_;
   stats.failures = failures_;
+  stats.warmed_up = warmed_up_;
   return stats;
 }
 
@@ -179,9 +191,10 @@ void WarmPool::Loop() {
     // next take has begun a new wait (requests back to back below 50 a second would otherwise
     // empty the pool before any replacement began).
     const size_t held_back = defer ? 1 : 0;
+    const bool warm_up = config_.warm_up_when_few && SpareTimeLocked();
     while (idle_.size() + making.size() + held_back < target && now >= retry_at && !stopping_) {
       lock.unlock();
-      Result<PreparedChild> child = factory_.Begin(limits_);
+      Result<PreparedChild> child = factory_.Begin(limits_, warm_up);
       lock.lock();
       if (!child.ok()) {
         LogWarning("warm pool: " + child.error().ToString());
@@ -247,6 +260,7 @@ void WarmPool::Loop() {
       const double ms =
           std::chrono::duration<double, std::milli>(Clock::now() - child.begun_at).count();
       make_ms_ = 0.8 * make_ms_ + 0.2 * ms;
+      warmed_up_ += child.warmed_up ? 1 : 0;
       idle_.push_back(std::move(child));
     }
     if (!ready.empty()) {

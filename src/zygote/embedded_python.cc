@@ -233,7 +233,7 @@ void AfterForkInChild() {
   PyOS_AfterFork_Child();
 }
 
-void PrepareRunner() {
+bool PrepareRunner(bool warm_up) {
   // numpy's key straight from the kernel into its generator: one or two pages written, where
   // numpy.random.set_state runs code that copies ~100 shared pages in every child.
   bool numpy_reseeded = false;
@@ -241,13 +241,15 @@ void PrepareRunner() {
     g_numpy_state->pos = static_cast<int>(kMt19937KeyWords);
     numpy_reseeded = true;
   }
-  PyObject* result =
-      PyObject_CallMethod(g_runner, "prepare", "O", numpy_reseeded ? Py_True : Py_False);
+  PyObject* result = PyObject_CallMethod(
+      g_runner, "prepare", "OO", numpy_reseeded ? Py_True : Py_False, warm_up ? Py_True : Py_False);
   if (result == nullptr) {
     PyErr_Print();
     _exit(70);
   }
+  const bool warmed_up = result == Py_True;
   Py_DECREF(result);
+  return warmed_up;
 }
 
 void RunRunnerAndExit(int result_fd, int script_fd, uint64_t result_limit) {

@@ -39,8 +39,10 @@ void AfterForkInChild();
 // In a contained child still waiting for its script: the per-child set-up, done before the
 // request arrives: numpy's global generator gets a new key (from C where its layout checked
 // out in the zygote, else through the runner), and the runner puts back threading's at-fork
-// hook, which the zygote's own forks skip. Runs only code of pyexec's own.
-void PrepareRunner();
+// hook, which the zygote's own forks skip. With `warm_up`, the runner also compiles and runs a
+// small script of its own, leaving no trace a script could see (python/pyexec_runner.py).
+// Runs only code of pyexec's own. True when the warm-up was asked for and ran to its end.
+bool PrepareRunner(bool warm_up);
 
 // In a contained child: runs the runner on the script and _exits. Never returns.
 [[noreturn]] void RunRunnerAndExit(int result_fd, int script_fd, uint64_t result_limit);

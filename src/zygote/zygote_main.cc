@@ -72,8 +72,8 @@ size_t CountThreads() {
   child_fds.cwd_fd = fds[kCwdFd].get();
   child_fds.cgroup_join_fds = cgroup_fds;
   sandbox::ContainChild(request.policy, child_fds, zygote_pid, seccomp);
-  PrepareRunner();
-  const uint64_t result_limit = sandbox::AwaitStart();
+  const bool warmed_up = PrepareRunner((request.policy.flags & sandbox::kPolicyWarmUp) != 0);
+  const uint64_t result_limit = sandbox::AwaitStart(warmed_up ? sandbox::kReadyWarmedUp : 0);
   sandbox::FinishSetup();
   RunRunnerAndExit(sandbox::kResultFd, sandbox::kScriptFd, result_limit);
 }

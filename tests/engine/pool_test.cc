@@ -341,6 +341,57 @@ TEST(WarmPool, WithoutTheWait_TheReplacementIsMadeWhileTheExecutionRuns) {
   EXPECT_TRUE(RefilledDuringALongExecution(*engine, 2));
 }
 
+// The warm-up (PoolConfig::warm_up_when_few): a pool filled while nothing runs is filled with
+// children that ran it, and their scripts see nothing of it.
+void ExpectNoTraceOfAWarmUp(service::Engine& engine) {
+  Result<service::Execution> run =
+      engine.Run(ReadPayload("pool_warm_up_leaves_no_trace.py"), DefaultLimits());
+  ASSERT_TRUE(run.ok()) << run.error().ToString();
+  ASSERT_EQ(VerdictOf(*run), "ok") << run->outcome.message << run->stderr_data;
+  EXPECT_EQ(run->stdout_data, "only this\n");
+  const nlohmann::json result = ResultJson(*run);
+  EXPECT_EQ(result["before"], nlohmann::json({{"foreign_main_names", nlohmann::json::array()},
+                                              {"linecache", {"main.py"}},
+                                              {"argv", {"main.py"}},
+                                              {"garbage", 0}}))
+      << result;
+  // The positive control: the probe sees the same traces when the script leaves them.
+  EXPECT_EQ(result["after"]["foreign_main_names"], nlohmann::json({"warm_up_main"})) << result;
+  EXPECT_EQ(result["after"]["linecache"], nlohmann::json({"main.py", "warm.py"})) << result;
+  EXPECT_GT(result["after"]["garbage"].get<int>(), 0) << result;
+}
+
+TEST(WarmPool, ChildrenMadeWhileNothingRuns_RunTheWarmUp_AndScriptsSeeNoTraceOfIt) {
+  service::PoolConfig pool;
+  pool.min_idle = 2;
+  pool.max_idle = 2;
+  std::unique_ptr<service::Engine> engine = EngineWithPool(pool);
+  ASSERT_NE(engine, nullptr);
+  ASSERT_TRUE(Eventually([&] { return engine->pool_stats().idle == 2; }, std::chrono::seconds(30)));
+  EXPECT_EQ(engine->pool_stats().warmed_up, 2u);
+  ExpectNoTraceOfAWarmUp(*engine);
+  // A script that fails still gets its own source lines in its traceback.
+  Result<service::Execution> failed =
+      engine->Run("def main():\n    x = 1\n    raise ValueError('line three')\n", DefaultLimits());
+  ASSERT_TRUE(failed.ok()) << failed.error().ToString();
+  EXPECT_EQ(VerdictOf(*failed), "exception");
+  EXPECT_THAT(failed->outcome.traceback,
+              ::testing::HasSubstr("line 3, in main\n    raise ValueError('line three')"))
+      << failed->outcome.traceback;
+}
+
+TEST(WarmPool, WithoutWarmUpWhenFew_NoChildRunsIt) {
+  service::PoolConfig pool;
+  pool.min_idle = 2;
+  pool.max_idle = 2;
+  pool.warm_up_when_few = false;
+  std::unique_ptr<service::Engine> engine = EngineWithPool(pool);
+  ASSERT_NE(engine, nullptr);
+  ASSERT_TRUE(Eventually([&] { return engine->pool_stats().idle == 2; }, std::chrono::seconds(30)));
+  ExpectNoTraceOfAWarmUp(*engine);
+  EXPECT_EQ(engine->pool_stats().warmed_up, 0u);
+}
+
 TEST(WarmPool, WithoutAPool_EveryExecutionMakesItsOwnChild) {
   service::Engine& engine = EngineWithoutPool();
   const service::Execution run = RunScript(ReferenceExample());  // the shared engine's
