@@ -281,6 +281,8 @@ Json ReportJson(const Report& report) {
                      {"cpus_online", report.machine.online},
                      {"kernel", report.machine.kernel},
                      {"cpu_model", report.machine.cpu_model},
+                     {"zero_fill_fault_us", report.machine.zero_fill_fault_us},
+                     {"copy_on_write_fault_us", report.machine.copy_on_write_fault_us},
                      {"load_average_before", report.load_before},
                      {"load_average_after", report.load_after}};
   json["enforcement"] = {{"cgroup_mode", report.enforcement.cgroup_mode},
@@ -332,6 +334,8 @@ void PrintTable(const Report& report) {
   std::printf("machine     : nproc %d (online %d), %s\n", machine.nproc, machine.online,
               machine.kernel.c_str());
   std::printf("cpu         : %s\n", machine.cpu_model.c_str());
+  std::printf("page fault : %.2f us zero-fill, %.2f us copy-on-write (4 KiB, median)\n",
+              machine.zero_fill_fault_us, machine.copy_on_write_fault_us);
   std::printf("load average: %s before, %s after\n", report.load_before.c_str(),
               report.load_after.c_str());
   std::printf("cgroup mode : %s (memory: %s; pids: %s; kill: %s; cpu: %s)\n",

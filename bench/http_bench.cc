@@ -508,6 +508,8 @@ Json ReportJson(const Report& report) {
                      {"cpus_online", report.machine.online},
                      {"kernel", report.machine.kernel},
                      {"cpu_model", report.machine.cpu_model},
+                     {"zero_fill_fault_us", report.machine.zero_fill_fault_us},
+                     {"copy_on_write_fault_us", report.machine.copy_on_write_fault_us},
                      {"load_average_before", report.load_before},
                      {"load_average_after", report.load_after}};
   json["settings"] = {{"workloads", options.workloads},
@@ -705,6 +707,9 @@ void PrintReport(const Report& report) {
   std::printf("- machine: nproc %d (online %d), %s\n", machine.nproc, machine.online,
               machine.kernel.c_str());
   std::printf("- cpu: %s\n", machine.cpu_model.c_str());
+  std::printf(
+      "- a 4 KiB page fault: %.2f us zero-fill, %.2f us copy-on-write (median of 5 x 2048)\n",
+      machine.zero_fill_fault_us, machine.copy_on_write_fault_us);
   std::printf("- load average: %s before, %s after (%.0f s)\n", report.load_before.c_str(),
               report.load_after.c_str(), report.elapsed_seconds);
   std::printf(
