@@ -184,7 +184,8 @@ int RunServe(const ServeOptions& options, const service::EngineConfig& engine_co
                                 {"misses", pool.misses},
                                 {"retired", pool.retired},
                                 {"setup_failures", pool.failures},
-                                {"warmed_up", pool.warmed_up}};
+                                {"warmed_up", pool.warmed_up},
+                                {"idle_exits", pool.idle_exits}};
   };
   api::HttpApi api(
       std::move(api_config),

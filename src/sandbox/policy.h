@@ -58,9 +58,15 @@ struct ReadyNotice {
   uint64_t setup_cpu_ns = 0;  // CPU the child spent on its set-up, not the script's to pay for
 };
 
+// StartOrder::flags: once its result is written, the child moves to SCHED_IDLE and yields
+// before it exits, so that the threads answering it are not kept waiting behind its exit on a
+// busy core. Only when executions are few: an exit at idle priority waits for a free core,
+// which a saturated host may not have for a long time.
+inline constexpr uint32_t kStartIdleExit = 1U << 0;
+
 struct StartOrder {
   uint32_t magic = kHandOverMagic;
-  uint32_t reserved = 0;
+  uint32_t flags = 0;               // kStart* bits
   ExecutionRlimits rlimits;         // the request's: each at most the child's current limit
   uint64_t result_limit_bytes = 0;  // largest result the runner may send
 };

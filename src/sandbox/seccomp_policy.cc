@@ -299,6 +299,14 @@ Result<std::vector<sock_filter>> BuildAllowlist() {
       return SeccompError("allow prctl", rc);
     }
   }
+  // The calling thread may move itself to SCHED_IDLE, the lowest priority there is (the runner
+  // does once its result is written, zygote/embedded_python.cc); no other policy, no other
+  // thread or process.
+  if (int rc = seccomp_rule_add(context.get(), SCMP_ACT_ALLOW, SCMP_SYS(sched_setscheduler), 2,
+                                SCMP_A0(SCMP_CMP_EQ, 0), SCMP_A1(SCMP_CMP_EQ, SCHED_IDLE));
+      rc != 0) {
+    return SeccompError("allow sched_setscheduler(0, SCHED_IDLE)", rc);
+  }
   // Further filters can only restrict: seccomp(2) stays available (SECURITY.md).
   if (int rc = seccomp_rule_add(context.get(), SCMP_ACT_ALLOW, SCMP_SYS(seccomp), 0); rc != 0) {
     return SeccompError("allow seccomp", rc);

@@ -80,7 +80,7 @@ int ReceiveOrder(StartOrder* order) {
 
 }  // namespace
 
-uint64_t AwaitStart(uint32_t ready_flags) {
+StartOrder AwaitStart(uint32_t ready_flags) {
   SetName(kIdleChildName);
   ReadyNotice notice;
   notice.flags = ready_flags;
@@ -101,7 +101,7 @@ uint64_t AwaitStart(uint32_t ready_flags) {
   CheckStep(dup3(script, kScriptFd, O_CLOEXEC) == kScriptFd, Step::kAwaitScript);
   close(script);
   SetName(kRunningChildName);
-  return order.result_limit_bytes;
+  return order;
 }
 
 }  // namespace pyexec::sandbox

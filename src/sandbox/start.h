@@ -6,6 +6,8 @@
 
 #include <cstdint>
 
+#include "sandbox/policy.h"
+
 namespace pyexec::sandbox {
 
 // The names an idle and a started child carry (/proc/<pid>/comm): benchmarks and tests tell the
@@ -15,8 +17,8 @@ inline constexpr char kRunningChildName[] = "pyexec-run";
 
 // Sends the ReadyNotice (with `ready_flags`, kReady* bits) on kScriptFd and blocks until the
 // StartOrder arrives. On return the script is a sealed memfd at kScriptFd and the order's rlimits
-// apply; the order's result limit is returned. A channel closed without an order retires the child:
+// apply; the order is returned. A channel closed without an order retires the child:
 // it exits 0 at once, having run nothing. A malformed order fails the step kAwaitScript.
-uint64_t AwaitStart(uint32_t ready_flags);
+StartOrder AwaitStart(uint32_t ready_flags);
 
 }  // namespace pyexec::sandbox

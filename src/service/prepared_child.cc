@@ -281,6 +281,7 @@ Status ChildFactory::Start(PreparedChild& child, std::string_view script, const 
   sandbox::StartOrder order;
   order.rlimits = RlimitsFor(limits, context_, child.address_base);
   order.result_limit_bytes = limits.result_bytes;
+  order.flags = child.idle_exit ? sandbox::kStartIdleExit : 0;
   const int fd = script_fd->get();
   const auto* bytes = reinterpret_cast<const std::byte*>(&order);
   if (Status sent = sys::SendWithFds(child.channel.get(), std::span(bytes, sizeof(order)),

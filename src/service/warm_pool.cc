@@ -128,6 +128,10 @@ std::optional<PreparedChild> WarmPool::Take(const Limits& limits) {
       }
     }
     ++(taken ? hits_ : misses_);
+    if (taken) {
+      taken->idle_exit = config_.idle_exit_when_few && SpareTimeLocked();
+      idle_exits_ += taken->idle_exit ? 1 : 0;
+    }
     if (taken && FewTakesLocked()) {
       defer_until_ = Clock::now() + config_.defer_replacement;
     }
@@ -169,6 +173,7 @@ PoolStats WarmPool::stats() const {
   stats.retired = retired_;
   stats.failures = failures_;
   stats.warmed_up = warmed_up_;
+  stats.idle_exits = idle_exits_;
   return stats;
 }
 

@@ -44,8 +44,11 @@ void AfterForkInChild();
 // Runs only code of pyexec's own. True when the warm-up was asked for and ran to its end.
 bool PrepareRunner(bool warm_up);
 
-// In a contained child: runs the runner on the script and _exits. Never returns.
-[[noreturn]] void RunRunnerAndExit(int result_fd, int script_fd, uint64_t result_limit);
+// In a contained child: runs the runner on the script and _exits. Never returns. `idle_exit`
+// (sandbox::kStartIdleExit): once the result is written, the process moves to SCHED_IDLE and
+// yields before it exits.
+[[noreturn]] void RunRunnerAndExit(int result_fd, int script_fd, uint64_t result_limit,
+                                   bool idle_exit);
 
 // "3.11.2".
 std::string PythonVersion();

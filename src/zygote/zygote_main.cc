@@ -73,9 +73,10 @@ size_t CountThreads() {
   child_fds.cgroup_join_fds = cgroup_fds;
   sandbox::ContainChild(request.policy, child_fds, zygote_pid, seccomp);
   const bool warmed_up = PrepareRunner((request.policy.flags & sandbox::kPolicyWarmUp) != 0);
-  const uint64_t result_limit = sandbox::AwaitStart(warmed_up ? sandbox::kReadyWarmedUp : 0);
+  const sandbox::StartOrder order = sandbox::AwaitStart(warmed_up ? sandbox::kReadyWarmedUp : 0);
   sandbox::FinishSetup();
-  RunRunnerAndExit(sandbox::kResultFd, sandbox::kScriptFd, result_limit);
+  RunRunnerAndExit(sandbox::kResultFd, sandbox::kScriptFd, order.result_limit_bytes,
+                   (order.flags & sandbox::kStartIdleExit) != 0);
 }
 
 // RestoreHugePages: at the first idle moment after this many forks, or after this many anyway.

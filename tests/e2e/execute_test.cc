@@ -367,7 +367,8 @@ TEST(HealthCheck, ReportsVersionPythonIsolationAndPool) {
   EXPECT_EQ(health["pool"]["queue_capacity"], 64);
   EXPECT_TRUE(health["pool"]["running"].is_number_integer());
   EXPECT_TRUE(health["pool"]["queued"].is_number_integer());
-  for (const char* field : {"idle", "target", "in_flight", "hits", "misses", "warmed_up"}) {
+  for (const char* field :
+       {"idle", "target", "in_flight", "hits", "misses", "warmed_up", "idle_exits"}) {
     EXPECT_TRUE(health["warm_pool"][field].is_number_integer()) << field << " " << health.dump();
   }
 }

@@ -936,6 +936,9 @@ TEST_F(JailProcesses, DoubleForkedDaemon_DoesNotSurviveTheRun) {
   const nlohmann::json jailed =
       Jailed("jail_daemon_does_not_survive.py", {{"name", name}, {"linger_seconds", 0}});
   EXPECT_GT(Field(jailed, "daemon"), 1) << "the daemon did not start: " << jailed;
+  // The answer may come while the execution's processes are still exiting (killed, they can
+  // run no user code: the test below); none is left once the teardown is done.
+  engine.FinishTeardown();
   const std::vector<HostProcess> left = SandboxProcessesOf(engine.zygote_pid(), name);
   EXPECT_THAT(left, IsEmpty()) << Describe(left);
 }

@@ -392,6 +392,35 @@ TEST(WarmPool, WithoutWarmUpWhenFew_NoChildRunsIt) {
   EXPECT_EQ(engine->pool_stats().warmed_up, 0u);
 }
 
+// PoolConfig::idle_exit_when_few: the first execution after a quiet spell is asked to exit at
+// idle priority, and its answer is the usual one (output, result, usage).
+void ExpectTheReferenceExample(service::Engine& engine) {
+  Result<service::Execution> run = engine.Run(ReferenceExample(), DefaultLimits());
+  ASSERT_TRUE(run.ok()) << run.error().ToString();
+  EXPECT_EQ(VerdictOf(*run), "ok") << run->outcome.message << run->stderr_data;
+  EXPECT_EQ(run->outcome.result_json, R"({"status":5})");
+  EXPECT_EQ(run->stdout_data, "Hello\n");
+  EXPECT_GT(run->usage.memory_peak_bytes, 0u);
+}
+
+TEST(WarmPool, AnExecutionAfterAQuietSpell_ExitsAtIdlePriority) {
+  std::unique_ptr<service::Engine> engine = EngineWithPool(service::PoolConfig{});
+  ASSERT_NE(engine, nullptr);
+  ASSERT_TRUE(Eventually([&] { return engine->pool_stats().idle >= 1; }, std::chrono::seconds(30)));
+  ExpectTheReferenceExample(*engine);
+  EXPECT_EQ(engine->pool_stats().idle_exits, 1u);
+}
+
+TEST(WarmPool, WithoutIdleExitWhenFew_NoExecutionIsAskedToExitAtIdlePriority) {
+  service::PoolConfig pool;
+  pool.idle_exit_when_few = false;
+  std::unique_ptr<service::Engine> engine = EngineWithPool(pool);
+  ASSERT_NE(engine, nullptr);
+  ASSERT_TRUE(Eventually([&] { return engine->pool_stats().idle >= 1; }, std::chrono::seconds(30)));
+  ExpectTheReferenceExample(*engine);
+  EXPECT_EQ(engine->pool_stats().idle_exits, 0u);
+}
+
 TEST(WarmPool, WithoutAPool_EveryExecutionMakesItsOwnChild) {
   service::Engine& engine = EngineWithoutPool();
   const service::Execution run = RunScript(ReferenceExample());  // the shared engine's

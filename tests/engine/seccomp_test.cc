@@ -65,6 +65,22 @@ TEST(Seccomp, I386SystemCall_KillsTheProcess) {
   EXPECT_NE(control.outcome.signal, SIGSYS) << control.outcome.message;
 }
 
+// What the runner does once its result is written when executions are few
+// (sandbox::kStartIdleExit): the one scheduling change the filter allows.
+TEST(Seccomp, AScript_MayMoveItselfToSchedIdle) {
+  const service::Execution run = JailedEngine()
+                                     .Run(R"py(
+import os
+def main():
+    os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    return "idle"
+)py",
+                                          DefaultLimits())
+                                     .value();
+  EXPECT_EQ(VerdictOf(run), "ok") << run.outcome.message << run.stderr_data;
+  EXPECT_EQ(run.outcome.result_json, R"("idle")");
+}
+
 TEST(Seccomp, OrdinaryWorkloads_KeepWorkingUnderTheFilter) {
   const service::Execution run = JailedEngine()
                                      .Run(R"py(

@@ -15,8 +15,10 @@ NR = {
     "clone": 56, "clone3": 435, "socket": 41, "ioctl": 16, "flock": 73, "memfd_create": 319,
     "pidfd_open": 434, "prlimit64": 302, "personality": 135, "name_to_handle_at": 303,
     "open_by_handle_at": 304, "swapon": 167, "syslog": 103, "fanotify_init": 300,
+    "sched_setscheduler": 144,
 }
 CLONE_NEWUSER, CLONE_THREAD = 0x10000000, 0x00010000
+SCHED_FIFO, SCHED_IDLE = 1, 5
 AF_INET, AF_NETLINK, AF_VSOCK, SOCK_STREAM, SOCK_RAW = 2, 16, 40, 1, 3
 TIOCSTI = 0x5412
 
@@ -53,6 +55,9 @@ PROBES = {
     "swapon": (None, 0),
     "syslog": (10, None, 0),
     "fanotify_init": (0xFFFFFFFF, 0),
+    # Only SCHED_IDLE for the calling thread is allowed (a NULL parameter makes either fail).
+    "sched_setscheduler_fifo": ("sched_setscheduler", 0, SCHED_FIFO, None),
+    "sched_setscheduler_idle_other_pid": ("sched_setscheduler", os.getpid(), SCHED_IDLE, None),
 }
 
 
