@@ -125,11 +125,14 @@ def _warm_up():
     A fresh child's first compile, run and encoding write to ~200 pages it shares with the
     zygote (reference counts, the type cache, partly used pymalloc pools), each copied by a
     fault on the request's path. The warm-up copies most of them while the child waits for its
-    request. It leaves nothing a script could see: the warm-up's module, argv and linecache
-    entry are gone, its print wrote nothing.
+    request. It leaves nothing a script could see of what it ran: its module, argv and the
+    linecache entries it made are gone, its print wrote nothing. (A script can tell that a
+    warm-up ran, by the collector's counts or its own process's private memory: that says
+    executions were few, nothing of anyone's script.)
     """
     saved_main = sys.modules.get("__main__")
     saved_argv = sys.argv
+    saved_lines = set(linecache.cache)
     try:
         imports = "".join(
             "import %s\n" % name for name in ("os", "numpy", "pandas") if name in sys.modules
@@ -140,6 +143,11 @@ def _warm_up():
     except BaseException:  # never the request's failure: the warm-up only saves time
         return False
     finally:
+        _undo_warm_up(saved_main, saved_argv, saved_lines)
+
+
+def _undo_warm_up(saved_main, saved_argv, saved_lines):
+    try:
         module = sys.modules.get("__main__")
         if module is not saved_main and isinstance(module, types.ModuleType):
             module.__dict__.clear()  # main() and its module refer to each other
@@ -148,7 +156,10 @@ def _warm_up():
         else:
             sys.modules["__main__"] = saved_main
         sys.argv = saved_argv
-        linecache.cache.pop(SCRIPT_NAME, None)
+        for name in set(linecache.cache) - saved_lines:
+            del linecache.cache[name]
+    except BaseException:  # prepare() must not fail for it
+        pass  # the request's own run replaces __main__, argv and its linecache entry
 
 
 def _read_script(fd):

@@ -146,6 +146,7 @@ nlohmann::ordered_json DoctorJson(const DoctorReport& report) {
                                     {"cgroup_kill", host.CanKillTree()},
                                     {"v1_memsw", host.v1_memsw},
                                     {"v2_favordynmods", host.v2_favordynmods},
+                                    {"own_cpu_groups", host.own_cpu_groups},
                                     {"usable", report.cgroups.usable}};
   if (!report.cgroups.usable) {
     cgroups["error"] = report.cgroups.error;
@@ -166,7 +167,8 @@ nlohmann::ordered_json DoctorJson(const DoctorReport& report) {
         {"pids", e.pids},
         {"kill", e.kill},
         {"cpu_accounting", e.cpu_accounting},
-        {"cgroup_favordynmods", e.cgroup_favordynmods}}},
+        {"cgroup_favordynmods", e.cgroup_favordynmods},
+        {"idle_exit", e.idle_exit}}},
       {"python",
        {{"path", kPython},
         {"ok", python.ok},
@@ -208,7 +210,8 @@ std::string RenderTable(const DoctorReport& report) {
       << BackendText(host.MemoryBackend()) << ", pids " << BackendText(host.PidsBackend())
       << ", cpu accounting " << BackendText(host.CpuBackend()) << ", cgroup.kill "
       << YesNo(host.CanKillTree()) << ", v1 memsw " << YesNo(host.v1_memsw)
-      << ", cgroup2 favordynmods " << YesNo(host.v2_favordynmods) << "\n";
+      << ", cgroup2 favordynmods " << YesNo(host.v2_favordynmods)
+      << ", each execution its own CPU group " << YesNo(host.own_cpu_groups) << "\n";
   if (host.v2.present() && !host.v2_favordynmods) {
     // Latency, not isolation: measured in docs/PERFORMANCE.md ("What is left").
     out << Pad("", kNameWidth)
@@ -223,7 +226,8 @@ std::string RenderTable(const DoctorReport& report) {
   }
   const service::Enforcement& e = report.cgroups.enforcement;
   out << Pad("enforcement", kNameWidth) << "memory: " << e.memory << "; pids: " << e.pids
-      << "; kill: " << e.kill << "; cpu accounting: " << e.cpu_accounting << "\n";
+      << "; kill: " << e.kill << "; cpu accounting: " << e.cpu_accounting
+      << "; idle exit: " << YesNo(e.idle_exit) << "\n";
   out << Pad("python", kNameWidth) << kPython << ": " << report.python.detail << "\n\n";
   if (report.missing.empty()) {
     out << "ready: every mandatory control is supported and Python imports numpy and pandas\n";

@@ -96,7 +96,8 @@ nlohmann::ordered_json HealthFields(const DoctorReport& report, const service::E
           {"pids", e.pids},
           {"kill", e.kill},
           {"cpu_accounting", e.cpu_accounting},
-          {"cgroup_favordynmods", e.cgroup_favordynmods}}}}},
+          {"cgroup_favordynmods", e.cgroup_favordynmods},
+          {"idle_exit", e.idle_exit}}}}},
   };
 }
 

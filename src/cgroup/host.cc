@@ -231,7 +231,36 @@ HostCgroups Detect() {
   host.v1_cpuacct = V1Hierarchy(*mountinfo, *self_cgroup, "cpuacct");
   host.v1_memsw = host.v1_memory.present() &&
                   sys::PathExists(host.v1_memory.own_dir + "/memory.memsw.limit_in_bytes");
+  // Paths in /proc/self/cgroup are relative to our cgroup namespace's root: only in the
+  // initial one does "/" mean the root CPU group (its inode is fixed: PROC_CGROUP_INIT_INO).
+  constexpr uint64_t kInitialCgroupNamespace = 0xEFFFFFFBU;
+  Result<uint64_t> cgroup_ns = sys::InodeOf("/proc/self/ns/cgroup");
+  const bool initial_namespace = cgroup_ns.ok() && *cgroup_ns == kInitialCgroupNamespace;
+  Result<std::string> autogroup = sys::ReadFile("/proc/sys/kernel/sched_autogroup_enabled");
+  std::string v2_root_control;
+  if (v2_mount) {
+    Result<std::string> control = sys::ReadFile(v2_mount->point + "/cgroup.subtree_control");
+    v2_root_control = control.ok() ? *control : std::string();
+  }
+  host.own_cpu_groups =
+      host.V2Has("cpu") ||
+      (initial_namespace &&
+       AutogroupsApply(autogroup.ok() && Words(*autogroup) == std::vector<std::string>{"1"},
+                       *self_cgroup, v2_root_control));
   return host;
+}
+
+bool AutogroupsApply(bool autogroup_enabled, const std::string& proc_self_cgroup,
+                     const std::string& v2_root_subtree_control) {
+  if (!autogroup_enabled) {
+    return false;
+  }
+  const std::string v1_cpu = FindOwnPath(proc_self_cgroup, "cpu");
+  if (!v1_cpu.empty() && v1_cpu != "/") {
+    return false;
+  }
+  const std::string v2 = FindOwnPath(proc_self_cgroup, "");
+  return v2.empty() || v2 == "/" || !Contains(Words(v2_root_subtree_control), "cpu");
 }
 
 }  // namespace pyexec::cgroup

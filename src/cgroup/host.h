@@ -25,6 +25,11 @@ struct HostCgroups {
   // cgroup2 is mounted with favordynmods (Linux 6.0+): joining a cgroup then takes no RCU grace
   // period under cgroup_mutex, which another execution's cgroup.kill would wait for.
   bool v2_favordynmods = false;
+  // Each execution is a CPU scheduling group of its own: the v2 cpu controller is enabled in
+  // its cgroup, or the kernel's autogroups apply (sched_autogroup_enabled, pyexec in the root
+  // CPU group; each child is its own session). A task there that lowers itself to SCHED_IDLE
+  // yields to other tasks on its core but its group keeps its share: it cannot starve.
+  bool own_cpu_groups = false;
 
   bool V2Has(const std::string& controller) const;
   // Where each resource is limited or measured; "" when nowhere.
@@ -51,5 +56,11 @@ std::vector<std::string> FindMountOptions(const std::string& mountinfo, const st
                                           const std::string& controller);
 // Lines of /proc/self/cgroup -> pyexec's path for the v1 `controller` or, with "", for v2.
 std::string FindOwnPath(const std::string& proc_self_cgroup, const std::string& controller);
+// Whether autogroups apply to pyexec's children: `autogroup_enabled` (the sysctl), and the
+// process in the root CPU group: its v1 "cpu" path is "/" or absent, and in v2 it is at the
+// root or the cpu controller is enabled nowhere (`v2_root_subtree_control`, the root's
+// cgroup.subtree_control; "" without cgroup2).
+bool AutogroupsApply(bool autogroup_enabled, const std::string& proc_self_cgroup,
+                     const std::string& v2_root_subtree_control);
 
 }  // namespace pyexec::cgroup

@@ -241,7 +241,7 @@ Result<std::vector<sock_filter>> Export(const Context& context) {
   return program;
 }
 
-Result<std::vector<sock_filter>> BuildAllowlist() {
+Result<std::vector<sock_filter>> BuildAllowlist(bool allow_idle_priority) {
   Context context(SCMP_ACT_ERRNO(EPERM));
   if (context.get() == nullptr) {
     return MakeError(ErrorCode::kUnavailable, "seccomp_init failed");
@@ -299,13 +299,15 @@ Result<std::vector<sock_filter>> BuildAllowlist() {
       return SeccompError("allow prctl", rc);
     }
   }
-  // The calling thread may move itself to SCHED_IDLE, the lowest priority there is (the runner
-  // does once its result is written, zygote/embedded_python.cc); no other policy, no other
-  // thread or process.
-  if (int rc = seccomp_rule_add(context.get(), SCMP_ACT_ALLOW, SCMP_SYS(sched_setscheduler), 2,
-                                SCMP_A0(SCMP_CMP_EQ, 0), SCMP_A1(SCMP_CMP_EQ, SCHED_IDLE));
-      rc != 0) {
-    return SeccompError("allow sched_setscheduler(0, SCHED_IDLE)", rc);
+  // Where asked (each execution a CPU group of its own, so that it cannot starve), the calling
+  // thread may move itself to SCHED_IDLE, the lowest priority there is (the runner does once
+  // its result is written, zygote/embedded_python.cc); no other policy, thread or process.
+  if (allow_idle_priority) {
+    if (int rc = seccomp_rule_add(context.get(), SCMP_ACT_ALLOW, SCMP_SYS(sched_setscheduler), 2,
+                                  SCMP_A0(SCMP_CMP_EQ, 0), SCMP_A1(SCMP_CMP_EQ, SCHED_IDLE));
+        rc != 0) {
+      return SeccompError("allow sched_setscheduler(0, SCHED_IDLE)", rc);
+    }
   }
   // Further filters can only restrict: seccomp(2) stays available (SECURITY.md).
   if (int rc = seccomp_rule_add(context.get(), SCMP_ACT_ALLOW, SCMP_SYS(seccomp), 0); rc != 0) {
@@ -349,8 +351,8 @@ Result<std::vector<sock_filter>> BuildArgumentChecks() {
 
 }  // namespace
 
-Result<SeccompProgram> BuildSeccompProgram() {
-  Result<std::vector<sock_filter>> allowlist = BuildAllowlist();
+Result<SeccompProgram> BuildSeccompProgram(bool allow_idle_priority) {
+  Result<std::vector<sock_filter>> allowlist = BuildAllowlist(allow_idle_priority);
   if (!allowlist.ok()) {
     return std::move(allowlist).error();
   }

@@ -24,8 +24,9 @@ struct SeccompProgram {
   std::vector<sock_filter> argument_checks;
 };
 
-// Compiles both filters to BPF (in the zygote, before any fork).
-Result<SeccompProgram> BuildSeccompProgram();
+// Compiles both filters to BPF (in the zygote, before any fork). `allow_idle_priority`: the
+// calling thread may move itself to SCHED_IDLE (sched_setscheduler(0, SCHED_IDLE) only).
+Result<SeccompProgram> BuildSeccompProgram(bool allow_idle_priority);
 
 // Installs both filters on the calling thread (in the child, after no_new_privs). Returns 0 or
 // the errno of the failing prctl: it runs between fork and Python, so it reports rather than

@@ -105,6 +105,7 @@ Enforcement DescribeEnforcement(const cgroup::HostCgroups* host, CgroupMode mode
                                        : "process group";
   e.cpu_accounting = host && !host->CpuBackend().empty() ? backend(host->CpuBackend()) : "rusage";
   e.cgroup_favordynmods = host && host->v2.present() && host->v2_favordynmods;
+  e.idle_exit = jail && host && host->CanKillTree() && host->own_cpu_groups;
   return e;
 }
 
@@ -139,6 +140,7 @@ Result<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& config) {
   engine->rootless_ = config.jail && geteuid() != 0;
   options.rootless = engine->rootless_;
   options.huge_page_arenas = engine->enforcement_.memory_by_cgroup;
+  options.idle_exit = engine->enforcement_.idle_exit;
   Result<std::unique_ptr<zygote::ZygoteClient>> client = zygote::ZygoteClient::Start(options);
   if (!client.ok()) {
     return std::move(client).error();
@@ -162,7 +164,9 @@ Result<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& config) {
   engine->factory_ = std::make_unique<ChildFactory>(std::move(context));
   engine->answer_early_ = engine->cgroups_ && engine->cgroups_->host().CanKillTree();
   if (config.pool.max_idle > 0) {
-    engine->pool_ = std::make_unique<WarmPool>(*engine->factory_, config.limits, config.pool);
+    PoolConfig pool = config.pool;
+    pool.idle_exit_when_few = pool.idle_exit_when_few && engine->enforcement_.idle_exit;
+    engine->pool_ = std::make_unique<WarmPool>(*engine->factory_, config.limits, pool);
   }
   return engine;
 }
@@ -226,6 +230,9 @@ Result<Execution> Engine::RunOnce(std::string_view script, const Limits& limits,
         return std::move(acquired).error();
       }
       child = std::move(acquired).value();
+      // Only once the answer is out (the pool asks only where Enforcement::idle_exit holds):
+      // where the answer waits for the exit, the child exits as usual.
+      child.idle_exit = child.idle_exit && answer_early_ && child.cgroup.has_value();
       started = factory_->Start(child, script, limits);
       if (started.ok()) {
         break;

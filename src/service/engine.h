@@ -70,6 +70,10 @@ struct Enforcement {
   // Not a limit but the paced tail latency: cgroup2 mounted with favordynmods (see
   // cgroup::HostCgroups::v2_favordynmods), where pyexec uses cgroup2.
   bool cgroup_favordynmods = false;
+  // Not a limit either: executions taken when few may exit at idle priority once answered
+  // (sandbox::kStartIdleExit): where the answer does not wait for the exit (cgroup.kill) and
+  // each execution is a CPU group of its own (cgroup::HostCgroups::own_cpu_groups).
+  bool idle_exit = false;
 };
 
 // What enforces each limit given pyexec's cgroup tree (`host`: the hierarchies it was created

@@ -129,7 +129,9 @@ std::optional<PreparedChild> WarmPool::Take(const Limits& limits) {
     }
     ++(taken ? hits_ : misses_);
     if (taken) {
-      taken->idle_exit = config_.idle_exit_when_few && SpareTimeLocked();
+      // Alone, too: executions that overlap (long ones at a low rate, say) keep the cores
+      // busy, and an exit at idle priority would wait for them.
+      taken->idle_exit = config_.idle_exit_when_few && in_flight_ == 1 && SpareTimeLocked();
       idle_exits_ += taken->idle_exit ? 1 : 0;
     }
     if (taken && FewTakesLocked()) {

@@ -37,16 +37,17 @@ struct PoolConfig {
   // to an execution that has ended is begun even while the next one runs.
   std::chrono::milliseconds settle_after_done{2};
   // Children begun when executions are few (under 50 a second, the last two at least 20 ms
-  // apart) run the runner's warm-up
-  // before they are ready (ChildFactory::Begin): the first compile and run in a fresh child
-  // copy ~200 pages of the zygote's, about 0.4 ms on the request's path on this kind of
-  // machine, and the warm-up copies them ahead. Not at higher rates: there the CPU it costs
-  // (~1 ms a child) is taken from the executions themselves.
+  // apart) run the runner's warm-up before they are ready (ChildFactory::Begin): the first
+  // compile and run in a fresh child copy ~200 pages of the zygote's, 0.2-0.3 ms of the paced
+  // p50 on this kind of machine, and the warm-up copies them ahead. Not at higher rates: there
+  // the CPU it costs (~1 ms a child) is taken from the executions themselves.
   bool warm_up_when_few = true;
-  // Executions taken when executions are few (as above) exit at idle priority once their
-  // result is written (sandbox::kStartIdleExit): on a core where the threads answering the
-  // request were woken, the exit (~1.5 ms of unmapping) would run first. Not at higher rates:
-  // where no core is ever free, such exits could wait a long time, holding their memory.
+  // Executions taken when executions are few (as above) and none other is running are asked to
+  // exit at idle priority once their result is written (sandbox::kStartIdleExit; the engine
+  // turns this off unless Enforcement::idle_exit, and asks only where the answer does not wait
+  // for the exit): on a core where the threads answering the request were woken, the exit
+  // (~1.5 ms of unmapping) would run first. Not at higher rates: where no core is ever free,
+  // such exits could wait a long time, holding their memory and their cgroup.
   bool idle_exit_when_few = true;
 };
 
@@ -59,7 +60,7 @@ struct PoolStats {
   uint64_t retired = 0;     // children retired unused (shrinking, stale, or dead)
   uint64_t failures = 0;    // children that failed their set-up in the background
   uint64_t warmed_up = 0;   // children made ready with the warm-up run (warm_up_when_few)
-  uint64_t idle_exits = 0;  // executions taken to exit at idle priority (idle_exit_when_few)
+  uint64_t idle_exits = 0;  // executions taken to be asked to exit at idle priority
 };
 
 class WarmPool {

@@ -80,6 +80,14 @@ Status WriteFile(const std::string& path, std::string_view contents) {
 
 bool PathExists(const std::string& path) { return access(path.c_str(), F_OK) == 0; }
 
+Result<uint64_t> InodeOf(const std::string& path) {
+  struct stat status {};
+  if (stat(path.c_str(), &status) != 0) {
+    return SysError("stat(" + path + ")", errno);
+  }
+  return static_cast<uint64_t>(status.st_ino);
+}
+
 Status MakeDirectory(const std::string& path, unsigned mode) {
   if (mkdir(path.c_str(), mode) != 0) {
     return SysError("mkdir(" + path + ")", errno);

@@ -2,6 +2,7 @@
 // Error at the call. Used by the server (cgroups, working directories).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -20,6 +21,8 @@ Status WriteFile(const std::string& path, std::string_view contents);
 Result<std::string> ReadOpenFile(int fd, std::string_view name, size_t max_bytes = 1 << 20);
 Status WriteOpenFile(int fd, std::string_view name, std::string_view contents);
 bool PathExists(const std::string& path);
+// The inode number of what `path` leads to (stat(2), symbolic links followed).
+Result<uint64_t> InodeOf(const std::string& path);
 
 Status MakeDirectory(const std::string& path, unsigned mode);
 // rmdir(); ENOENT counts as success.

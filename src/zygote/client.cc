@@ -73,6 +73,9 @@ Status ZygoteClient::SpawnLocked() {
   if (options_.huge_page_arenas) {
     spec.argv.emplace_back(kHugePageArenasFlag);
   }
+  if (options_.idle_exit) {
+    spec.argv.emplace_back(kIdleExitFlag);
+  }
   if (options_.rootless) {
     spec.argv.emplace_back(kRootlessFlag);
     spec.new_user_and_pid_namespace = true;

@@ -28,6 +28,10 @@ struct ZygoteOptions {
   // limits executions: the reservation is address space every child has, which the RLIMIT_AS
   // fallback could not tell from what the script maps.
   bool huge_page_arenas = false;
+  // Children may lower themselves to SCHED_IDLE (the seccomp filter allows it): only where
+  // each execution is a CPU group of its own (cgroup::HostCgroups::own_cpu_groups), so that
+  // such a task can never starve (sandbox::kStartIdleExit).
+  bool idle_exit = false;
 };
 
 // The environment the zygote (and so every script) gets: nothing of the server's own, except

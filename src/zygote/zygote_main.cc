@@ -350,6 +350,7 @@ void ZygoteEntry(int argc, char** argv) {
   LogLevel level = LogLevel::kWarning;
   bool rootless = false;
   bool huge_page_arenas = false;
+  bool idle_exit = false;
   for (int i = 2; i < argc; ++i) {
     const std::string_view arg = argv[i];
     if (arg.rfind("--preload=", 0) == 0) {
@@ -360,10 +361,12 @@ void ZygoteEntry(int argc, char** argv) {
       rootless = true;
     } else if (arg == kHugePageArenasFlag) {
       huge_page_arenas = true;
+    } else if (arg == kIdleExitFlag) {
+      idle_exit = true;
     }
   }
   SetLogLevel(level);
-  ZygoteMain(preload, rootless, huge_page_arenas);
+  ZygoteMain(preload, rootless, huge_page_arenas, idle_exit);
 }
 
 namespace {
@@ -391,7 +394,8 @@ bool IsRootOfOwnUserNamespace() {
 
 }  // namespace
 
-void ZygoteMain(const std::vector<std::string>& preload, bool rootless, bool huge_page_arenas) {
+void ZygoteMain(const std::vector<std::string>& preload, bool rootless, bool huge_page_arenas,
+                bool idle_exit) {
   SetLogTag("zygote");
   // The dynamic loader has read it (ZygoteClient sets it): every symbol is bound before the
   // first fork, and no child resolves one lazily (a symbol search, a GOT page copied). Not for
@@ -446,7 +450,7 @@ void ZygoteMain(const std::vector<std::string>& preload, bool rootless, bool hug
     _exit(1);
   }
   // Compiled once, here: each child only loads it.
-  Result<sandbox::SeccompProgram> seccomp = sandbox::BuildSeccompProgram();
+  Result<sandbox::SeccompProgram> seccomp = sandbox::BuildSeccompProgram(idle_exit);
   if (!seccomp.ok()) {
     LogError("cannot build the seccomp policy: " + seccomp.error().ToString());
     _exit(1);

@@ -363,6 +363,7 @@ TEST(HealthCheck, ReportsVersionPythonIsolationAndPool) {
   EXPECT_TRUE(health["isolation"]["enforcement"]["memory"].is_string());
   EXPECT_TRUE(health["isolation"]["enforcement"]["cgroup_favordynmods"].is_boolean())
       << health.dump();
+  EXPECT_TRUE(health["isolation"]["enforcement"]["idle_exit"].is_boolean()) << health.dump();
   EXPECT_GE(health["pool"]["max_concurrency"].get<int>(), 1);
   EXPECT_EQ(health["pool"]["queue_capacity"], 64);
   EXPECT_TRUE(health["pool"]["running"].is_number_integer());

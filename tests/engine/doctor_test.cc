@@ -109,7 +109,8 @@ TEST(DoctorCli, Json_ExitsZeroAndReportsEveryControlAsSupported) {
   for (const char* backend : {"memory", "pids", "cpu_accounting"}) {
     EXPECT_TRUE(cgroups[backend].is_string() || cgroups[backend].is_null()) << cgroups.dump();
   }
-  for (const char* flag : {"cgroup_kill", "v1_memsw", "v2_favordynmods", "usable"}) {
+  for (const char* flag :
+       {"cgroup_kill", "v1_memsw", "v2_favordynmods", "own_cpu_groups", "usable"}) {
     EXPECT_TRUE(cgroups[flag].is_boolean()) << cgroups.dump();
   }
   for (const char* field : {"cgroup_mode", "memory", "pids", "kill", "cpu_accounting"}) {
@@ -117,6 +118,7 @@ TEST(DoctorCli, Json_ExitsZeroAndReportsEveryControlAsSupported) {
   }
   EXPECT_TRUE(report["enforcement"]["cgroup_favordynmods"].is_boolean())
       << report["enforcement"].dump();
+  EXPECT_TRUE(report["enforcement"]["idle_exit"].is_boolean()) << report["enforcement"].dump();
   // What the mount table says, read here without pyexec's parser: the options of the first
   // cgroup2 mount of a hierarchy's root (fields: id, parent, device, root, mount point, ...).
   Result<std::string> mountinfo = sys::ReadFile("/proc/self/mountinfo", 4 << 20);

@@ -66,19 +66,24 @@ TEST(Seccomp, I386SystemCall_KillsTheProcess) {
 }
 
 // What the runner does once its result is written when executions are few
-// (sandbox::kStartIdleExit): the one scheduling change the filter allows.
-TEST(Seccomp, AScript_MayMoveItselfToSchedIdle) {
-  const service::Execution run = JailedEngine()
+// (sandbox::kStartIdleExit): the one scheduling change the filter allows, and only where each
+// execution is a CPU group of its own (Enforcement::idle_exit); elsewhere it is denied too.
+TEST(Seccomp, SchedIdleForItself_IsAllowedExactlyWhereExecutionsOwnTheirCpuGroup) {
+  service::Engine& engine = JailedEngine();
+  const service::Execution run = engine
                                      .Run(R"py(
 import os
 def main():
-    os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    try:
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
+    except PermissionError:
+        return "denied"
     return "idle"
 )py",
                                           DefaultLimits())
                                      .value();
   EXPECT_EQ(VerdictOf(run), "ok") << run.outcome.message << run.stderr_data;
-  EXPECT_EQ(run.outcome.result_json, R"("idle")");
+  EXPECT_EQ(run.outcome.result_json, engine.enforcement().idle_exit ? R"("idle")" : R"("denied")");
 }
 
 TEST(Seccomp, OrdinaryWorkloads_KeepWorkingUnderTheFilter) {

@@ -284,5 +284,23 @@ TEST(ReadKeyedValue, ReadsTheLastLineWithoutNewline) {
   EXPECT_EQ(ReadKeyedValue("low 0\noom_kill 9", "oom_kill"), 9u);
 }
 
+// ---- autogroups -------------------------------------------------------------------------------
+
+TEST(AutogroupsApply, InTheRootCpuGroupWithTheSysctlOn) {
+  EXPECT_TRUE(AutogroupsApply(true, "1:cpu:/\n2:cpuacct:/\n4:memory:/a\n0::/\n", ""));
+  EXPECT_TRUE(AutogroupsApply(true, "4:memory:/a\n0::/\n", ""));  // no v1 cpu hierarchy
+  // Not in v2's root, but cpu is enabled nowhere in v2: still the root CPU group.
+  EXPECT_TRUE(AutogroupsApply(true, kV2SelfCgroup, "memory pids\n"));
+}
+
+TEST(AutogroupsApply, NotWithTheSysctlOff) {
+  EXPECT_FALSE(AutogroupsApply(false, "1:cpu:/\n0::/\n", ""));
+}
+
+TEST(AutogroupsApply, NotInAnotherCpuGroup) {
+  EXPECT_FALSE(AutogroupsApply(true, kHybridSelfCgroup, ""));  // cpu,cpuacct:/process_api/abc
+  EXPECT_FALSE(AutogroupsApply(true, kV2SelfCgroup, "cpu memory pids\n"));
+}
+
 }  // namespace
 }  // namespace pyexec::cgroup
