@@ -60,7 +60,8 @@ struct ReadyNotice {
 
 // StartOrder::flags: once its result is written, the child moves to SCHED_IDLE and yields
 // before it exits, so that the threads answering it are not kept waiting behind its exit on a
-// busy core. Only when executions are few: an exit at idle priority waits for a free core,
+// busy core. Only when executions are few, and where each execution is a CPU group of its own
+// (service::Enforcement::idle_exit): elsewhere an exit at idle priority waits for a free core,
 // which a saturated host may not have for a long time.
 inline constexpr uint32_t kStartIdleExit = 1U << 0;
 

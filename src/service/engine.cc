@@ -164,6 +164,7 @@ Result<std::unique_ptr<Engine>> Engine::Create(const EngineConfig& config) {
   engine->factory_ = std::make_unique<ChildFactory>(std::move(context));
   engine->answer_early_ = engine->cgroups_ && engine->cgroups_->host().CanKillTree();
   if (config.pool.max_idle > 0) {
+    // Enforcement::idle_exit includes cgroup.kill: the answer never waits for such an exit.
     PoolConfig pool = config.pool;
     pool.idle_exit_when_few = pool.idle_exit_when_few && engine->enforcement_.idle_exit;
     engine->pool_ = std::make_unique<WarmPool>(*engine->factory_, config.limits, pool);
@@ -230,9 +231,6 @@ Result<Execution> Engine::RunOnce(std::string_view script, const Limits& limits,
         return std::move(acquired).error();
       }
       child = std::move(acquired).value();
-      // Only once the answer is out (the pool asks only where Enforcement::idle_exit holds):
-      // where the answer waits for the exit, the child exits as usual.
-      child.idle_exit = child.idle_exit && answer_early_ && child.cgroup.has_value();
       started = factory_->Start(child, script, limits);
       if (started.ok()) {
         break;

@@ -43,7 +43,7 @@ struct PreparedChild {
   bool started = false;       // the zygote's Started report arrived
   bool ready = false;         // its ReadyNotice arrived too
   bool warmed_up = false;     // its notice says it ran the runner's warm-up
-  bool idle_exit = false;     // Start asks it for sandbox::kStartIdleExit (set by the pool)
+  bool idle_exit = false;     // Start asks it for sandbox::kStartIdleExit (WarmPool::Take)
   std::chrono::steady_clock::time_point begun_at;
 };
 
