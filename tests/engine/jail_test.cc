@@ -31,7 +31,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -198,8 +197,11 @@ class PlantedSecret {
 
 // The command line of `pid` with its NULs as spaces; empty when it is gone.
 std::string CommandLineOf(pid_t pid) {
-  std::ifstream file("/proc/" + std::to_string(pid) + "/cmdline", std::ios::binary);
-  std::string line((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+  // sys::ReadFile, not a stream: a process that exits while it is read fails the read with
+  // ESRCH, which a std::filebuf throws as std::ios_failure (out of the test, with its
+  // threads joinable: the whole test binary aborted).
+  Result<std::string> read = sys::ReadFile("/proc/" + std::to_string(pid) + "/cmdline");
+  std::string line = read.ok() ? std::move(read).value() : std::string();
   for (char& c : line) {
     c = c == '\0' ? ' ' : c;
   }
@@ -279,7 +281,8 @@ std::vector<HostProcess> HostProcesses() {
     }
     HostProcess process;
     process.pid = static_cast<pid_t>(std::stol(name));
-    std::ifstream status("/proc/" + name + "/status");
+    Result<std::string> status_text = sys::ReadFile("/proc/" + name + "/status");
+    std::istringstream status(status_text.ok() ? *status_text : std::string());
     std::string line;
     while (std::getline(status, line)) {
       std::istringstream fields(line.substr(line.find(':') + 1));

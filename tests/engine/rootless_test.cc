@@ -16,7 +16,6 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -122,10 +121,10 @@ std::vector<pid_t> UserProcessesWith(const std::string& tag) {
     if (stat(entry.path().c_str(), &info) != 0 || info.st_uid != kUserId) {
       continue;
     }
-    std::ifstream file(entry.path() / "cmdline", std::ios::binary);
-    std::string command_line((std::istreambuf_iterator<char>(file)),
-                             std::istreambuf_iterator<char>());
-    if (command_line.find(tag) != std::string::npos) {
+    // Not a stream: reading a process that has just exited fails with ESRCH, which a
+    // std::filebuf throws.
+    Result<std::string> command_line = sys::ReadFile(entry.path().string() + "/cmdline");
+    if (command_line.ok() && command_line->find(tag) != std::string::npos) {
       found.push_back(std::stoi(name));
     }
   }
