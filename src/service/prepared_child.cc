@@ -159,7 +159,8 @@ Result<PreparedChild> ChildFactory::Begin(const Limits& limits, bool warm_up) {
   return child;
 }
 
-std::array<int, 3> ChildFactory::ReadinessFds(const PreparedChild& child) {
+std::array<int, ChildFactory::kReadinessFds> ChildFactory::ReadinessFds(
+    const PreparedChild& child) {
   return {child.started ? -1 : child.report.get(), child.ready ? -1 : child.channel.get(),
           child.status_read.get()};
 }
@@ -172,7 +173,7 @@ Result<bool> ChildFactory::Progress(PreparedChild& child) {
     return MakeError(ErrorCode::kZygoteDied,
                      std::string("child ") + std::to_string(child.id) + " " + what);
   };
-  const std::array<int, 3> fds = ReadinessFds(child);
+  const std::array<int, kReadinessFds> fds = ReadinessFds(child);
   std::array<pollfd, 3> polled{{{fds[0], POLLIN, 0}, {fds[1], POLLIN, 0}, {fds[2], POLLIN, 0}}};
   if (poll(polled.data(), polled.size(), 0) < 0 && errno != EINTR) {
     return SysError("poll", errno);
@@ -233,7 +234,7 @@ Status ChildFactory::AwaitReady(PreparedChild& child, Clock::time_point deadline
     if (*ready) {
       return OkStatus();
     }
-    const std::array<int, 3> fds = ReadinessFds(child);
+    const std::array<int, kReadinessFds> fds = ReadinessFds(child);
     std::array<pollfd, 3> polled{{{fds[0], POLLIN, 0}, {fds[1], POLLIN, 0}, {fds[2], POLLIN, 0}}};
     const int woke = poll(polled.data(), polled.size(), MillisecondsUntil(deadline));
     if (woke < 0 && errno != EINTR) {

@@ -79,7 +79,8 @@ class ChildFactory {
   // (sandbox::kPolicyWarmUp): for the warm pool when it has the time, never on a request's path.
   Result<PreparedChild> Begin(const Limits& limits, bool warm_up = false);
   // What to poll (POLLIN) for a begun child's progress towards ready: -1 for nothing.
-  static std::array<int, 3> ReadinessFds(const PreparedChild& child);
+  static constexpr size_t kReadinessFds = 3;
+  static std::array<int, kReadinessFds> ReadinessFds(const PreparedChild& child);
   // Takes in what has arrived for a begun child, without blocking: true once it is ready, an
   // error once it has failed.
   Result<bool> Progress(PreparedChild& child);

@@ -240,10 +240,22 @@ void WarmPool::Loop() {
     if (polled[0].revents != 0) {
       wake_->Clear();
     }
+    // Only a child whose descriptors woke the poll can have progressed (or one past its time):
+    // checking every child at every wake-up cost a poll per child per wake-up.
+    std::vector<bool> woke(making.size(), false);
+    for (size_t i = 0; i < making.size(); ++i) {
+      for (size_t k = 0; k < ChildFactory::kReadinessFds; ++k) {
+        woke[i] = woke[i] || polled[1 + (i * ChildFactory::kReadinessFds) + k].revents != 0;
+      }
+    }
     std::vector<PreparedChild> ready;
-    for (size_t i = 0; i < making.size();) {
-      Result<bool> progress = factory_.Progress(making[i]);
+    for (size_t i = 0, slot = 0; i < making.size(); ++slot) {
       const bool expired = Clock::now() - making[i].begun_at > kSetupTimeout;
+      if (!woke[slot] && !expired) {
+        ++i;
+        continue;
+      }
+      Result<bool> progress = factory_.Progress(making[i]);
       if (progress.ok() && !*progress && !expired) {
         ++i;
         continue;
