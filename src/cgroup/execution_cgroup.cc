@@ -6,6 +6,8 @@
 
 #include <cerrno>
 #include <chrono>
+#include <mutex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -77,7 +79,7 @@ Status KillAndRemove(const std::string& dir, bool v2) {
 
 bool ProcessAlive(pid_t pid) { return kill(pid, 0) == 0 || errno == EPERM; }
 
-// Removes "pyexec-<pid>" directories under `own_dir` whose pyexec process is gone.
+// Removes "pyexec-<pid>[-<n>]" directories under `own_dir` whose pyexec process is gone.
 void SweepStale(const std::string& own_dir, bool v2) {
   for (const std::string& name : ListSubdirectories(own_dir)) {
     if (name.rfind(kParentPrefix, 0) != 0) {
@@ -98,7 +100,40 @@ void SweepStale(const std::string& own_dir, bool v2) {
   }
 }
 
+std::mutex tree_numbers_mutex;
+std::set<unsigned>& TreeNumbersInUse() {
+  static std::set<unsigned> in_use;
+  return in_use;
+}
+
 }  // namespace
+
+TreeNumber TreeNumber::Claim() {
+  std::lock_guard lock(tree_numbers_mutex);
+  std::set<unsigned>& in_use = TreeNumbersInUse();
+  unsigned number = 1;
+  while (in_use.contains(number)) {
+    ++number;
+  }
+  in_use.insert(number);
+  return TreeNumber(number);
+}
+
+TreeNumber& TreeNumber::operator=(TreeNumber&& other) noexcept {
+  if (this != &other) {
+    Release();
+    value_ = std::exchange(other.value_, 0);
+  }
+  return *this;
+}
+
+void TreeNumber::Release() {
+  if (value_ != 0) {
+    std::lock_guard lock(tree_numbers_mutex);
+    TreeNumbersInUse().erase(value_);
+    value_ = 0;
+  }
+}
 
 uint64_t ReadKeyedValue(const std::string& text, const std::string& key) {
   std::istringstream stream(text);
@@ -115,7 +150,13 @@ uint64_t ReadKeyedValue(const std::string& text, const std::string& key) {
 Result<CgroupTree> CgroupTree::Create(const HostCgroups& host) {
   CgroupTree tree;
   tree.host_ = host;
-  const std::string name = kParentPrefix + std::to_string(getpid());
+  // "pyexec-<pid>"; a tree made while another of this process exists (tests run several
+  // engines) gets "pyexec-<pid>-<n>": one tree's removal must not take another's cgroups with
+  // it. The sweep reads the pid either way.
+  tree.number_ = TreeNumber::Claim();
+  const unsigned number = tree.number_.value();
+  const std::string name = kParentPrefix + std::to_string(getpid()) +
+                           (number == 1 ? std::string() : "-" + std::to_string(number));
   auto make = [&tree, &name](const std::string& own_dir, bool v2) -> Result<std::string> {
     SweepStale(own_dir, v2);
     const std::string dir = own_dir + "/" + name;
@@ -274,6 +315,7 @@ Result<ExecutionCgroup> CgroupTree::CreateExecution(const std::string& name,
   };
   if (!cgroup.kill_dir_.empty()) {
     cgroup.kill_fd_ = keep_open(cgroup.kill_dir_ + "/cgroup.kill", true);
+    cgroup.populated_fd_ = keep_open(cgroup.kill_dir_ + "/cgroup.events", false);
   }
   if (!cgroup.memory_dir_.empty()) {
     cgroup.peak_fd_ = keep_open(cgroup.memory_dir_ + cgroup.PeakFile(), false);
@@ -299,7 +341,8 @@ ExecutionCgroup::ExecutionCgroup(ExecutionCgroup&& other) noexcept
       kill_fd_(std::move(other.kill_fd_)),
       peak_fd_(std::move(other.peak_fd_)),
       events_fd_(std::move(other.events_fd_)),
-      cpu_fd_(std::move(other.cpu_fd_)) {
+      cpu_fd_(std::move(other.cpu_fd_)),
+      populated_fd_(std::move(other.populated_fd_)) {
   other.dirs_.clear();
 }
 
@@ -321,6 +364,7 @@ ExecutionCgroup& ExecutionCgroup::operator=(ExecutionCgroup&& other) noexcept {
     peak_fd_ = std::move(other.peak_fd_);
     events_fd_ = std::move(other.events_fd_);
     cpu_fd_ = std::move(other.cpu_fd_);
+    populated_fd_ = std::move(other.populated_fd_);
   }
   return *this;
 }
@@ -432,11 +476,7 @@ Status ExecutionCgroup::SetLimits(const CgroupLimits& limits) {
 }
 
 Status ExecutionCgroup::Remove() {
-  join_fds_.clear();
-  kill_fd_.Reset();
-  peak_fd_.Reset();
-  events_fd_.Reset();
-  cpu_fd_.Reset();
+  CloseFiles();
   Status result = OkStatus();
   for (const std::string& dir : dirs_) {
     if (Status s = KillAndRemove(dir, dir == kill_dir_); !s.ok()) {
@@ -445,6 +485,49 @@ Status ExecutionCgroup::Remove() {
   }
   dirs_.clear();
   return result;
+}
+
+void ExecutionCgroup::CloseFiles() {
+  join_fds_.clear();
+  kill_fd_.Reset();
+  peak_fd_.Reset();
+  events_fd_.Reset();
+  cpu_fd_.Reset();
+  populated_fd_.Reset();
+}
+
+Result<bool> ExecutionCgroup::TryRemove() {
+  if (populated_fd_) {
+    // Checked first: while processes are exiting, an rmdir would only fail with EBUSY.
+    Result<std::string> events = sys::ReadOpenFile(populated_fd_.get(), "cgroup.events");
+    if (events.ok() && ReadKeyedValue(*events, "populated") != 0) {
+      return false;
+    }
+  }
+  Status failure = OkStatus();
+  while (!dirs_.empty()) {
+    Status removed = sys::RemoveDirectory(dirs_.front());  // ENOENT is success
+    if (!removed.ok() && removed.error().sys_errno == EBUSY && failure.ok()) {
+      return false;  // a process is still in this hierarchy's cgroup
+    }
+    if (!removed.ok()) {
+      failure = std::move(removed);
+    }
+    if (dirs_.front() == kill_dir_) {
+      populated_fd_.Reset();  // a removed file would poll as changed for ever
+    }
+    dirs_.erase(dirs_.begin());
+  }
+  CloseFiles();
+  if (!failure.ok()) {
+    return std::move(failure).error();
+  }
+  return true;
+}
+
+void ExecutionCgroup::Abandon() {
+  CloseFiles();
+  dirs_.clear();
 }
 
 }  // namespace pyexec::cgroup

@@ -29,6 +29,25 @@ struct CgroupUsage {
 
 class ExecutionCgroup;
 
+// Which of this process's live trees a CgroupTree is (1 for the first), held until it is
+// destroyed: it names the tree's directories.
+class TreeNumber {
+ public:
+  static TreeNumber Claim();
+  TreeNumber() = default;
+  TreeNumber(TreeNumber&& other) noexcept : value_(std::exchange(other.value_, 0)) {}
+  TreeNumber& operator=(TreeNumber&& other) noexcept;
+  TreeNumber(const TreeNumber&) = delete;
+  TreeNumber& operator=(const TreeNumber&) = delete;
+  ~TreeNumber() { Release(); }
+  unsigned value() const { return value_; }
+
+ private:
+  explicit TreeNumber(unsigned value) : value_(value) {}
+  void Release();
+  unsigned value_ = 0;
+};
+
 // pyexec's own directory ("pyexec-<pid>") under the cgroup it runs in, in every hierarchy it
 // uses. Creating one also removes directories left behind by pyexec processes that died
 // (nsjail issue #69: cgroups leaked after SIGKILL).
@@ -55,6 +74,7 @@ class CgroupTree {
   std::string cpuacct_dir_;  // v1 only; v2 accounting lives in v2_dir_
   // Every directory this object made, with whether it is in the v2 hierarchy, for removal.
   std::vector<std::pair<std::string, bool>> created_;
+  TreeNumber number_;  // released after the destructor's body has removed the directories
 };
 
 class ExecutionCgroup {
@@ -86,6 +106,20 @@ class ExecutionCgroup {
   // directories. Also done by the destructor.
   Status Remove();
 
+  // Removal without waiting, for the janitor: removes the directories if no process is left
+  // in the cgroup (true: nothing of it is left), or returns false at once, having removed
+  // nothing that still holds a process. Kills nothing. An error other than "busy" drops the
+  // directories (as Remove does) and is returned.
+  Result<bool> TryRemove();
+  // The v2 cgroup.events descriptor, or -1 (v1 only): POLLPRI on it once "populated" changes,
+  // the moment the last process has left. TryRemove reads it and so re-arms it.
+  int populated_fd() const { return populated_fd_.get(); }
+  // Its directories still to be removed, one per hierarchy.
+  const std::vector<std::string>& dirs() const { return dirs_; }
+  // Gives the directories up without removing them (left to CgroupTree's destructor, or to
+  // the next start's sweep).
+  void Abandon();
+
  private:
   friend class CgroupTree;
 
@@ -93,6 +127,7 @@ class ExecutionCgroup {
   const char* PeakFile() const;
   const char* EventsFile() const;
   const char* CpuFile() const;
+  void CloseFiles();
 
   std::vector<std::string> dirs_;  // every directory of this execution (one per hierarchy)
   std::string kill_dir_;           // v2 directory with cgroup.kill, or ""
@@ -111,6 +146,7 @@ class ExecutionCgroup {
   sys::UniqueFd peak_fd_;
   sys::UniqueFd events_fd_;
   sys::UniqueFd cpu_fd_;
+  sys::UniqueFd populated_fd_;  // kill_dir_'s cgroup.events
 };
 
 // Parses "key value" lines (cpu.stat, memory.events, memory.oom_control); 0 when absent.
