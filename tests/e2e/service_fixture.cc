@@ -16,6 +16,7 @@
 #include <thread>
 
 #include "sandbox/start.h"
+#include "sys/files.h"
 
 namespace pyexec::e2e {
 namespace {
@@ -239,10 +240,12 @@ std::string PidNamespaceOf(pid_t pid) {
 }
 
 std::string NameOf(pid_t pid) {
-  std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
-  std::string name;
-  std::getline(comm, name);
-  return name;
+  // Through sys::ReadFile: a filebuf throws when the process exits mid-read (ESRCH).
+  Result<std::string> comm = sys::ReadFile("/proc/" + std::to_string(pid) + "/comm");
+  if (!comm.ok()) {
+    return "";
+  }
+  return comm->substr(0, comm->find('\n'));
 }
 
 }  // namespace

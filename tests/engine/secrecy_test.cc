@@ -4,12 +4,12 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <fstream>
 #include <random>
 #include <sstream>
 #include <string>
 
 #include "support/engine_fixture.h"
+#include "sys/files.h"
 
 namespace pyexec::testing {
 namespace {
@@ -31,9 +31,11 @@ constexpr uint64_t kMaxRegionBytes = uint64_t{1} << 30;
 // Counts occurrences of `needle` in the readable mappings of `pid`, read in 1 MiB chunks that
 // overlap by the needle's length.
 size_t CountInMemory(pid_t pid, const std::string& needle) {
-  std::ifstream maps("/proc/" + std::to_string(pid) + "/maps");
+  // Through sys::ReadFile: a filebuf throws when the process exits mid-read (ESRCH).
+  Result<std::string> maps_text = sys::ReadFile("/proc/" + std::to_string(pid) + "/maps", 16 << 20);
+  std::istringstream maps(maps_text.ok() ? *maps_text : std::string());
   const int mem = open(("/proc/" + std::to_string(pid) + "/mem").c_str(), O_RDONLY | O_CLOEXEC);
-  if (mem < 0 || !maps) {
+  if (mem < 0 || !maps_text.ok()) {
     ADD_FAILURE() << "cannot read the memory of " << pid;
     return 0;
   }

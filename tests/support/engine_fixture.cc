@@ -139,11 +139,12 @@ namespace {
 
 // The parent of `pid` from /proc/<pid>/stat, or 0 when it is gone.
 pid_t ParentOf(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!std::getline(stat, line)) {
+  // Through sys::ReadFile: a filebuf throws when the process exits mid-read (ESRCH).
+  Result<std::string> stat = sys::ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  if (!stat.ok() || stat->empty()) {
     return 0;
   }
+  const std::string& line = *stat;
   const size_t close = line.rfind(')');
   if (close == std::string::npos) {
     return 0;
@@ -195,11 +196,11 @@ std::vector<pid_t> AwaitJailMarker(pid_t ancestor, const std::string& name, size
 }
 
 bool ProcessRunning(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  if (!std::getline(stat, line)) {
+  Result<std::string> stat = sys::ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  if (!stat.ok() || stat->empty()) {
     return false;
   }
+  const std::string& line = *stat;
   // "pid (comm) S ...": the state follows the last ')' (comm may contain spaces and parens).
   const size_t close = line.rfind(')');
   return close != std::string::npos && close + 2 < line.size() && line[close + 2] != 'Z' &&
