@@ -24,12 +24,6 @@ constexpr std::chrono::seconds kShrinkInterval{1};
 // How long an execution that found the pool empty waits for a child being made before it
 // makes its own.
 constexpr std::chrono::milliseconds kWaitForMaking{100};
-// "Executions are few" below this many a second. PoolConfig::defer_replacement applies then:
-// the kernel waits for a grace period only at a join that follows no other one closely
-// (rcu_sync idle), and holding replacements back at higher rates would only empty the pool.
-// So does PoolConfig::warm_up_when_few: the CPU the warm-up costs is spare then.
-constexpr uint64_t kFewTakesPerSecond = 50;
-constexpr std::chrono::milliseconds kFewTakesGap{1000 / kFewTakesPerSecond};
 
 }  // namespace
 
@@ -38,7 +32,8 @@ WarmPool::WarmPool(ChildFactory& factory, Limits limits, PoolConfig config)
       limits_(limits),
       config_(config),
       peak_at_(Clock::now()),
-      second_at_(Clock::now()) {
+      second_at_(Clock::now()),
+      recent_takes_(config.few_per_second, Clock::time_point()) {
   if (!wake_.ok()) {
     LogError("warm pool: " + wake_.error().ToString() + "; every execution makes its own child");
     return;
@@ -79,11 +74,17 @@ size_t WarmPool::TargetLocked() const {
   return std::clamp(std::max(2 * demand + 1, in_the_making + demand + 1), floor, config_.max_idle);
 }
 
-bool WarmPool::FewTakesLocked() const {
-  return std::max(takes_this_second_, takes_last_second_) < kFewTakesPerSecond;
+bool WarmPool::FewTakesLocked(Clock::time_point now) const {
+  // The few_per_second-th most recent start (the clock's epoch until there were that many)
+  // lies more than a second back: a burst stops counting a second after its end.
+  return !recent_takes_.empty() && now - recent_takes_[next_take_slot_] > std::chrono::seconds(1);
 }
 
-bool WarmPool::SpareTimeLocked() const { return FewTakesLocked() && take_gap_ >= kFewTakesGap; }
+bool WarmPool::SpareTimeLocked(Clock::time_point now, bool or_quiet_since) const {
+  const auto gap = std::chrono::milliseconds(1000 / std::max<uint32_t>(config_.few_per_second, 1));
+  return FewTakesLocked(now) &&
+         (take_gap_ >= gap || (or_quiet_since && now - last_take_at_ >= gap));
+}
 
 void WarmPool::RollLocked(Clock::time_point now) {
   if (now - peak_at_ >= config_.demand_window) {
@@ -108,6 +109,10 @@ std::optional<PreparedChild> WarmPool::Take(const Limits& limits) {
     const Clock::time_point now = Clock::now();
     RollLocked(now);
     ++takes_this_second_;
+    if (!recent_takes_.empty()) {
+      recent_takes_[next_take_slot_] = now;
+      next_take_slot_ = (next_take_slot_ + 1) % recent_takes_.size();
+    }
     take_gap_ = now - last_take_at_;
     last_take_at_ = now;
     if (CanServe(limits_, limits)) {
@@ -131,10 +136,10 @@ std::optional<PreparedChild> WarmPool::Take(const Limits& limits) {
     if (taken) {
       // Alone, too: executions that overlap (long ones at a low rate, say) keep the cores
       // busy, and an exit at idle priority would wait for them.
-      taken->idle_exit = config_.idle_exit_when_few && in_flight_ == 1 && SpareTimeLocked();
+      taken->idle_exit = config_.idle_exit_when_few && in_flight_ == 1 && SpareTimeLocked(now);
       idle_exits_ += taken->idle_exit ? 1 : 0;
     }
-    if (taken && FewTakesLocked()) {
+    if (taken && FewTakesLocked(now)) {
       defer_until_ = Clock::now() + config_.defer_replacement;
     }
   }
@@ -198,7 +203,9 @@ void WarmPool::Loop() {
     // next take has begun a new wait (requests back to back below 50 a second would otherwise
     // empty the pool before any replacement began).
     const size_t held_back = defer ? 1 : 0;
-    const bool warm_up = config_.warm_up_when_few && SpareTimeLocked();
+    // Also a child begun well after the last start (the pool growing back in a quiet spell
+    // that followed a burst): the gap between the burst's last two starts says nothing then.
+    const bool warm_up = config_.warm_up_when_few && SpareTimeLocked(now, /*or_quiet_since=*/true);
     while (idle_.size() + making.size() + held_back < target && now >= retry_at && !stopping_) {
       lock.unlock();
       Result<PreparedChild> child = factory_.Begin(limits_, warm_up);

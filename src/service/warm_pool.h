@@ -13,6 +13,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <vector>
 
 #include "service/limits.h"
 #include "service/prepared_child.h"
@@ -26,7 +27,7 @@ struct PoolConfig {
   // How long a burst of demand keeps the pool large after it ended.
   std::chrono::milliseconds demand_window{10000};
   // While one execution runs and a ready child is left, its replacement is begun once it is
-  // done, or after this long, when executions are few (under 50 a second): a child joining its
+  // done, or after this long, when executions are few (few_per_second): a child joining its
   // cgroups after an idle spell can hold cgroup_mutex through an RCU grace period (10-30 ms),
   // which that execution's cgroup.kill, and so its answer, would wait for.
   std::chrono::milliseconds defer_replacement{20};
@@ -36,11 +37,12 @@ struct PoolConfig {
   // the answer's path, measured on 2 cores). Only one replacement is ever held back: one owed
   // to an execution that has ended is begun even while the next one runs.
   std::chrono::milliseconds settle_after_done{2};
-  // Children begun when executions are few (under 50 a second, the last two at least 20 ms
-  // apart) run the runner's warm-up before they are ready (ChildFactory::Begin): the first
-  // compile and run in a fresh child copy ~200 pages of the zygote's, 0.2-0.3 ms of the paced
-  // p50 on this kind of machine, and the warm-up copies them ahead. Not at higher rates: there
-  // the CPU it costs (~1 ms a child) is taken from the executions themselves.
+  // Children begun in spare time (few_per_second: under 50 executions in the last second, the
+  // last two at least 20 ms apart) run the runner's warm-up before they are ready
+  // (ChildFactory::Begin): the first compile and run in a fresh child copy ~200 pages of the
+  // zygote's, 0.2-0.3 ms of the paced p50 on this kind of machine, and the warm-up copies them
+  // ahead. Not at higher rates: there the CPU it costs (~1 ms a child) is taken from the executions
+  // themselves.
   bool warm_up_when_few = true;
   // Executions taken when executions are few (as above) and none other is running are asked to
   // exit at idle priority once their result is written (sandbox::kStartIdleExit; the engine
@@ -49,6 +51,13 @@ struct PoolConfig {
   // (~1.5 ms of unmapping) would run first. Not at higher rates: where no core is ever free,
   // such exits could wait a long time, holding their memory and their cgroup.
   bool idle_exit_when_few = true;
+  // "Executions are few" while fewer than this many began in the last second; "spare time"
+  // while they are few and the last two began at least 1/few_per_second apart (a burst after a
+  // quiet spell is not few from its second execution on). defer_replacement applies when few:
+  // the kernel waits for a grace period only at a join that follows no other one closely
+  // (rcu_sync idle), and holding replacements back at higher rates would only empty the pool;
+  // the warm-up and the idle exit need spare time. 0: never few.
+  uint32_t few_per_second = 50;
 };
 
 struct PoolStats {
@@ -86,11 +95,12 @@ class WarmPool {
   size_t TargetLocked() const;
   // Rolls the demand windows forward to `now`.
   void RollLocked(std::chrono::steady_clock::time_point now);
-  // Fewer than 50 executions began in this second and in the one before.
-  bool FewTakesLocked() const;
-  // FewTakesLocked, and the last two began at least 20 ms apart: a burst after an idle spell
-  // is not few from its second execution on.
-  bool SpareTimeLocked() const;
+  // Fewer than few_per_second executions began in the second before `now`.
+  bool FewTakesLocked(std::chrono::steady_clock::time_point now) const;
+  // FewTakesLocked, and the last two began at least 1/few_per_second apart (or, with
+  // `or_quiet_since`, the last one began that long before `now`).
+  bool SpareTimeLocked(std::chrono::steady_clock::time_point now,
+                       bool or_quiet_since = false) const;
 
   ChildFactory& factory_;
   const Limits limits_;
@@ -109,6 +119,10 @@ class WarmPool {
   uint64_t takes_this_second_ = 0;
   uint64_t takes_last_second_ = 0;
   std::chrono::steady_clock::time_point second_at_;
+  // When the last few_per_second executions began (a ring; the clock's epoch until then), for
+  // FewTakesLocked: next_take_slot_ holds the oldest.
+  std::vector<std::chrono::steady_clock::time_point> recent_takes_;
+  size_t next_take_slot_ = 0;
   double make_ms_ = 10.0;
   // When the last execution began (the clock's epoch before the first), and how long after
   // the one before it.

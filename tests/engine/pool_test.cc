@@ -407,6 +407,37 @@ TEST(WarmPool, WithoutWarmUpWhenFew_NoChildRunsIt) {
   EXPECT_EQ(engine->pool_stats().warmed_up, 0u);
 }
 
+TEST(WarmPool, AfterABurst_RefillsAreWarmedUpAgainOnceASecondHasPassed) {
+  service::PoolConfig pool;
+  pool.min_idle = 2;
+  pool.max_idle = 2;
+  pool.few_per_second = 2;  // a burst: two executions within a second, at any machine's speed
+  std::unique_ptr<service::Engine> engine = EngineWithPool(pool);
+  ASSERT_NE(engine, nullptr);
+  ASSERT_TRUE(Eventually([&] { return engine->pool_stats().idle == 2; }, std::chrono::seconds(30)));
+  const uint64_t before = engine->pool_stats().warmed_up;
+  ASSERT_EQ(before, 2u);
+  const std::string quick = "def main():\n    return 1\n";
+  // Three back to back. None of their refills is warmed up (the positive control): even the
+  // first execution's is begun only once that execution is done (defer_replacement), when the
+  // second has already begun.
+  for (int i = 0; i < 3; ++i) {
+    Result<service::Execution> run = engine->Run(quick, DefaultLimits());
+    ASSERT_TRUE(run.ok()) << run.error().ToString();
+    ASSERT_EQ(VerdictOf(*run), "ok");
+  }
+  ASSERT_TRUE(Eventually([&] { return engine->pool_stats().idle == 2; }, std::chrono::seconds(30)));
+  const uint64_t after_burst = engine->pool_stats().warmed_up;
+  EXPECT_EQ(after_burst, before);
+  // The quiet spell under test (not a wait for an event): a second with no execution, after
+  // which executions are few again however many the second before the last one held.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  Result<service::Execution> run = engine->Run(quick, DefaultLimits());
+  ASSERT_TRUE(run.ok()) << run.error().ToString();
+  ASSERT_TRUE(Eventually([&] { return engine->pool_stats().idle == 2; }, std::chrono::seconds(30)));
+  EXPECT_EQ(engine->pool_stats().warmed_up, after_burst + 1);
+}
+
 // PoolConfig::idle_exit_when_few: the first execution after a quiet spell is asked to exit at
 // idle priority, and its answer is the usual one (output, result, usage).
 void ExpectTheReferenceExample(service::Engine& engine) {
