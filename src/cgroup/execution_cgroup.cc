@@ -4,10 +4,10 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <chrono>
 #include <mutex>
-#include <set>
 #include <sstream>
 #include <thread>
 
@@ -100,23 +100,25 @@ void SweepStale(const std::string& own_dir, bool v2) {
   }
 }
 
+// Trivially destructible, so that a tree destroyed during static destruction (a test's shared
+// engine) still finds them: which numbers live trees hold, 1 to kTreeNumbers; past that, each
+// tree gets a number never used before.
+constexpr unsigned kTreeNumbers = 64;
 std::mutex tree_numbers_mutex;
-std::set<unsigned>& TreeNumbersInUse() {
-  static std::set<unsigned> in_use;
-  return in_use;
-}
+std::array<bool, kTreeNumbers + 1> tree_number_in_use{};
+unsigned tree_numbers_past_the_table = kTreeNumbers;
 
 }  // namespace
 
 TreeNumber TreeNumber::Claim() {
   std::lock_guard lock(tree_numbers_mutex);
-  std::set<unsigned>& in_use = TreeNumbersInUse();
-  unsigned number = 1;
-  while (in_use.contains(number)) {
-    ++number;
+  for (unsigned number = 1; number <= kTreeNumbers; ++number) {
+    if (!tree_number_in_use.at(number)) {
+      tree_number_in_use.at(number) = true;
+      return TreeNumber(number);
+    }
   }
-  in_use.insert(number);
-  return TreeNumber(number);
+  return TreeNumber(++tree_numbers_past_the_table);
 }
 
 TreeNumber& TreeNumber::operator=(TreeNumber&& other) noexcept {
@@ -130,7 +132,9 @@ TreeNumber& TreeNumber::operator=(TreeNumber&& other) noexcept {
 void TreeNumber::Release() {
   if (value_ != 0) {
     std::lock_guard lock(tree_numbers_mutex);
-    TreeNumbersInUse().erase(value_);
+    if (value_ <= kTreeNumbers) {
+      tree_number_in_use.at(value_) = false;
+    }
     value_ = 0;
   }
 }
