@@ -500,19 +500,19 @@ void ExecutionCgroup::CloseFiles() {
   populated_fd_.Reset();
 }
 
-Result<bool> ExecutionCgroup::TryRemove() {
+Result<ExecutionCgroup::Removal> ExecutionCgroup::TryRemove() {
   if (populated_fd_) {
     // Checked first: while processes are exiting, an rmdir would only fail with EBUSY.
     Result<std::string> events = sys::ReadOpenFile(populated_fd_.get(), "cgroup.events");
     if (events.ok() && ReadKeyedValue(*events, "populated") != 0) {
-      return false;
+      return Removal::kPopulated;
     }
   }
   Status failure = OkStatus();
   while (!dirs_.empty()) {
     Status removed = sys::RemoveDirectory(dirs_.front());  // ENOENT is success
     if (!removed.ok() && removed.error().sys_errno == EBUSY && failure.ok()) {
-      return false;  // a process is still in this hierarchy's cgroup
+      return Removal::kBusy;  // a process is still in this hierarchy's cgroup
     }
     if (!removed.ok()) {
       failure = std::move(removed);
@@ -526,7 +526,7 @@ Result<bool> ExecutionCgroup::TryRemove() {
   if (!failure.ok()) {
     return std::move(failure).error();
   }
-  return true;
+  return Removal::kRemoved;
 }
 
 void ExecutionCgroup::Abandon() {

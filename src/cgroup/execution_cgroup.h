@@ -107,10 +107,13 @@ class ExecutionCgroup {
   Status Remove();
 
   // Removal without waiting, for the janitor: removes the directories if no process is left
-  // in the cgroup (true: nothing of it is left), or returns false at once, having removed
-  // nothing that still holds a process. Kills nothing. An error other than "busy" drops the
-  // directories (as Remove does) and is returned.
-  Result<bool> TryRemove();
+  // in the cgroup (kRemoved: nothing of it is left), or returns at once, having removed
+  // nothing that still holds a process: kPopulated when cgroup.events says processes are in it
+  // (wait for populated_fd), kBusy when an rmdir failed with EBUSY anyway (try again soon).
+  // Kills nothing. An error other than "busy" drops the directories (as Remove does) and is
+  // returned.
+  enum class Removal { kRemoved, kPopulated, kBusy };
+  Result<Removal> TryRemove();
   // The v2 cgroup.events descriptor, or -1 (v1 only): POLLPRI on it once "populated" changes,
   // the moment the last process has left. TryRemove reads it and so re-arms it.
   int populated_fd() const { return populated_fd_.get(); }

@@ -73,12 +73,13 @@ void Janitor::Drain() {
 }
 
 bool Janitor::Attempt(Pending& entry, Clock::time_point now) {
-  Result<bool> removed = entry.cgroup.TryRemove();
+  using Removal = cgroup::ExecutionCgroup::Removal;
+  Result<Removal> removed = entry.cgroup.TryRemove();
   if (!removed.ok()) {
     LogWarning("removing an execution's cgroup: " + removed.error().ToString());
     return true;
   }
-  if (*removed) {
+  if (*removed == Removal::kRemoved) {
     return true;
   }
   if (now >= entry.give_up_at) {
@@ -94,9 +95,9 @@ bool Janitor::Attempt(Pending& entry, Clock::time_point now) {
     (void)entry.cgroup.KillAll();
     entry.killed = true;
   }
-  if (entry.cgroup.populated_fd() >= 0) {
+  if (*removed == Removal::kPopulated && entry.cgroup.populated_fd() >= 0) {
     entry.retry_at = now + kEventsRecheck;
-  } else {
+  } else {  // no cgroup.events, or it said empty and an rmdir still found a process
     entry.retry_at = now + entry.backoff;
     entry.backoff = std::min(entry.backoff * 2, kLongestRetry);
   }

@@ -113,9 +113,13 @@ TEST_F(JanitorCgroups, TryRemove_LeavesACgroupWithAProcess_AndCgroupEventsSaysWh
   ASSERT_TRUE(AllExist(dirs));
 
   // A process is in it: nothing is removed, and the process is not touched.
-  Result<bool> first = cgroup.TryRemove();
+  using Removal = cgroup::ExecutionCgroup::Removal;
+  Result<Removal> first = cgroup.TryRemove();
   ASSERT_TRUE(first.ok()) << first.error().ToString();
-  EXPECT_FALSE(*first);
+  EXPECT_NE(*first, Removal::kRemoved);
+  if (host_.v2.present()) {
+    EXPECT_EQ(*first, Removal::kPopulated);  // said by cgroup.events, before any rmdir
+  }
   EXPECT_TRUE(AllExist(dirs));
   EXPECT_EQ(kill(member.pid, 0), 0);
 
@@ -136,9 +140,9 @@ TEST_F(JanitorCgroups, TryRemove_LeavesACgroupWithAProcess_AndCgroupEventsSaysWh
   ASSERT_EQ(waitpid(member.pid, &status, 0), member.pid);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
 
-  Result<bool> second = cgroup.TryRemove();
+  Result<Removal> second = cgroup.TryRemove();
   ASSERT_TRUE(second.ok()) << second.error().ToString();
-  EXPECT_TRUE(*second);
+  EXPECT_EQ(*second, Removal::kRemoved);
   EXPECT_TRUE(NoneExists(dirs));
   EXPECT_TRUE(cgroup.dirs().empty());
 }

@@ -409,32 +409,42 @@ TEST(WarmPool, WithoutWarmUpWhenFew_NoChildRunsIt) {
 
 TEST(WarmPool, AfterABurst_RefillsAreWarmedUpAgainOnceASecondHasPassed) {
   service::PoolConfig pool;
-  pool.min_idle = 2;
-  pool.max_idle = 2;
+  pool.min_idle = 3;
+  pool.max_idle = 3;
   pool.few_per_second = 2;  // a burst: two executions within a second, at any machine's speed
+  // The first execution's replacement waits for its end (or for a second start, which makes
+  // executions many), not for 20 ms that a slow machine could let pass before the second start.
+  pool.defer_replacement = std::chrono::milliseconds(5000);
   std::unique_ptr<service::Engine> engine = EngineWithPool(pool);
   ASSERT_NE(engine, nullptr);
-  ASSERT_TRUE(Eventually([&] { return engine->pool_stats().idle == 2; }, std::chrono::seconds(30)));
+  ASSERT_TRUE(Eventually([&] { return engine->pool_stats().idle == 3; }, std::chrono::seconds(30)));
   const uint64_t before = engine->pool_stats().warmed_up;
-  ASSERT_EQ(before, 2u);
-  const std::string quick = "def main():\n    return 1\n";
-  // Three back to back. None of their refills is warmed up (the positive control): even the
-  // first execution's is begun only once that execution is done (defer_replacement), when the
-  // second has already begun.
-  for (int i = 0; i < 3; ++i) {
-    Result<service::Execution> run = engine->Run(quick, DefaultLimits());
-    ASSERT_TRUE(run.ok()) << run.error().ToString();
-    ASSERT_EQ(VerdictOf(*run), "ok");
+  ASSERT_EQ(before, 3u);
+  // Three at once, each running for 0.3 s. None of their refills is warmed up (the positive
+  // control): every one is begun after the second start.
+  std::vector<std::thread> clients;
+  std::vector<std::string> verdicts(3);
+  for (size_t i = 0; i < verdicts.size(); ++i) {
+    clients.emplace_back([&, i] {
+      Result<service::Execution> run = engine->Run(
+          "import time\ndef main():\n    time.sleep(0.3)\n    return 1\n", DefaultLimits());
+      verdicts[i] = run.ok() ? VerdictOf(*run) : run.error().ToString();
+    });
   }
-  ASSERT_TRUE(Eventually([&] { return engine->pool_stats().idle == 2; }, std::chrono::seconds(30)));
+  for (std::thread& client : clients) {
+    client.join();
+  }
+  EXPECT_THAT(verdicts, ::testing::Each(::testing::Eq("ok")));
+  ASSERT_TRUE(Eventually([&] { return engine->pool_stats().idle == 3; }, std::chrono::seconds(30)));
   const uint64_t after_burst = engine->pool_stats().warmed_up;
   EXPECT_EQ(after_burst, before);
   // The quiet spell under test (not a wait for an event): a second with no execution, after
   // which executions are few again however many the second before the last one held.
   std::this_thread::sleep_for(std::chrono::milliseconds(1200));
-  Result<service::Execution> run = engine->Run(quick, DefaultLimits());
+  Result<service::Execution> run = engine->Run("def main():\n    return 1\n", DefaultLimits());
   ASSERT_TRUE(run.ok()) << run.error().ToString();
-  ASSERT_TRUE(Eventually([&] { return engine->pool_stats().idle == 2; }, std::chrono::seconds(30)));
+  EXPECT_EQ(VerdictOf(*run), "ok");
+  ASSERT_TRUE(Eventually([&] { return engine->pool_stats().idle == 3; }, std::chrono::seconds(30)));
   EXPECT_EQ(engine->pool_stats().warmed_up, after_burst + 1);
 }
 
