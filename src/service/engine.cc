@@ -14,6 +14,7 @@
 #include "sandbox/policy.h"
 #include "sandbox/setup_status.h"
 #include "service/capture.h"
+#include "service/poll_deadline.h"
 #include "sys/fds.h"
 #include "sys/files.h"
 #include "sys/process.h"
@@ -75,11 +76,6 @@ struct PhaseTrace {
     return text;
   }
 };
-
-int MillisecondsUntil(Clock::time_point when) {
-  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(when - Clock::now());
-  return static_cast<int>(std::max<int64_t>(0, std::min<int64_t>(left.count() + 1, 1 << 30)));
-}
 
 }  // namespace
 

@@ -5,9 +5,9 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstddef>
-#include <cstdint>
 #include <utility>
 
+#include "service/poll_deadline.h"
 #include "util/log.h"
 
 namespace pyexec::service {
@@ -23,12 +23,6 @@ void RemoveNow(cgroup::ExecutionCgroup& cgroup) {
   if (Status s = cgroup.Remove(); !s.ok()) {
     LogWarning("removing an execution's cgroup: " + s.error().ToString());
   }
-}
-
-int MillisecondsUntil(std::chrono::steady_clock::time_point when) {
-  const auto left =
-      std::chrono::ceil<std::chrono::milliseconds>(when - std::chrono::steady_clock::now());
-  return static_cast<int>(std::clamp<int64_t>(left.count(), 0, 1000));
 }
 
 }  // namespace

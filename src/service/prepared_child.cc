@@ -11,6 +11,7 @@
 #include <cstring>
 
 #include "sandbox/policy.h"
+#include "service/poll_deadline.h"
 #include "sys/fds.h"
 #include "sys/process.h"
 #include "util/log.h"
@@ -19,11 +20,6 @@ namespace pyexec::service {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-int MillisecondsUntil(Clock::time_point when) {
-  const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(when - Clock::now());
-  return static_cast<int>(std::max<int64_t>(0, std::min<int64_t>(left.count() + 1, 1 << 30)));
-}
 
 // A SetupFailure the child wrote, if any (the read end is non-blocking).
 std::optional<sandbox::SetupFailure> ReadSetupFailure(int status_fd) {

@@ -197,6 +197,36 @@ TEST(WarmPool, IdleChildrenKilledWhileWaiting_AreNeverARequestsFailure) {
   }
 }
 
+// `count` executions of a script that sleeps 0.3 s, started at once from threads of their own.
+class SleepingBurst {
+ public:
+  SleepingBurst(service::Engine& engine, size_t count) : verdicts_(count) {
+    for (size_t i = 0; i < count; ++i) {
+      clients_.emplace_back([this, &engine, i] {
+        Result<service::Execution> run = engine.Run(
+            "import time\ndef main():\n    time.sleep(0.3)\n    return 1\n", DefaultLimits());
+        verdicts_[i] = run.ok() ? VerdictOf(*run) : run.error().ToString();
+      });
+    }
+  }
+  SleepingBurst(const SleepingBurst&) = delete;
+  SleepingBurst& operator=(const SleepingBurst&) = delete;
+  ~SleepingBurst() { Join(); }
+  // Waits for every execution; their verdicts ("ok", or the error).
+  const std::vector<std::string>& Join() {
+    for (std::thread& client : clients_) {
+      if (client.joinable()) {
+        client.join();
+      }
+    }
+    return verdicts_;
+  }
+
+ private:
+  std::vector<std::string> verdicts_;
+  std::vector<std::thread> clients_;
+};
+
 TEST(WarmPool, RefillsAfterABurst_AndShrinksBackWhenDemandIsGone) {
   service::PoolConfig pool;
   pool.min_idle = 1;
@@ -206,22 +236,11 @@ TEST(WarmPool, RefillsAfterABurst_AndShrinksBackWhenDemandIsGone) {
   ASSERT_NE(engine, nullptr);
   ASSERT_TRUE(Eventually([&] { return engine->pool_stats().idle == 1; }, std::chrono::seconds(30)));
   // A burst of three at once: the pool grows to serve that demand (2 x 3 + 1, at most 5).
-  std::vector<std::thread> clients;
-  std::vector<std::string> verdicts(3);
-  for (size_t i = 0; i < verdicts.size(); ++i) {
-    clients.emplace_back([&, i] {
-      Result<service::Execution> run = engine->Run(
-          "import time\ndef main():\n    time.sleep(0.3)\n    return 1\n", DefaultLimits());
-      verdicts[i] = run.ok() ? VerdictOf(*run) : run.error().ToString();
-    });
-  }
+  SleepingBurst burst(*engine, 3);
   ASSERT_TRUE(
       Eventually([&] { return engine->pool_stats().target == 5; }, std::chrono::seconds(10)))
       << "target " << engine->pool_stats().target;
-  for (std::thread& client : clients) {
-    client.join();
-  }
-  EXPECT_THAT(verdicts, ::testing::Each(::testing::Eq("ok")));
+  EXPECT_THAT(burst.Join(), ::testing::Each(::testing::Eq("ok")));
   EXPECT_TRUE(Eventually([&] { return engine->pool_stats().idle == 5; }, std::chrono::seconds(30)))
       << "idle " << engine->pool_stats().idle;
   // Two demand windows without executions: back to min_idle, one child a second.
@@ -422,19 +441,8 @@ TEST(WarmPool, AfterABurst_RefillsAreWarmedUpAgainOnceASecondHasPassed) {
   ASSERT_EQ(before, 3u);
   // Three at once, each running for 0.3 s. None of their refills is warmed up (the positive
   // control): every one is begun after the second start.
-  std::vector<std::thread> clients;
-  std::vector<std::string> verdicts(3);
-  for (size_t i = 0; i < verdicts.size(); ++i) {
-    clients.emplace_back([&, i] {
-      Result<service::Execution> run = engine->Run(
-          "import time\ndef main():\n    time.sleep(0.3)\n    return 1\n", DefaultLimits());
-      verdicts[i] = run.ok() ? VerdictOf(*run) : run.error().ToString();
-    });
-  }
-  for (std::thread& client : clients) {
-    client.join();
-  }
-  EXPECT_THAT(verdicts, ::testing::Each(::testing::Eq("ok")));
+  SleepingBurst burst(*engine, 3);
+  EXPECT_THAT(burst.Join(), ::testing::Each(::testing::Eq("ok")));
   ASSERT_TRUE(Eventually([&] { return engine->pool_stats().idle == 3; }, std::chrono::seconds(30)));
   const uint64_t after_burst = engine->pool_stats().warmed_up;
   EXPECT_EQ(after_burst, before);
