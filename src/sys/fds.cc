@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <cstring>
 #include <string>
@@ -89,11 +90,14 @@ Status SendWithFds(int socket, std::span<const std::byte> data, std::span<const 
   msghdr msg{};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
-  std::vector<char> control;
+  if (fds.size() > kMaxFdsPerDatagram) {
+    return MakeError(ErrorCode::kInvalidInput, "sendmsg: more descriptors than supported");
+  }
+  // On the stack: the zygote sends its reports between forks (see ReceiveWithFdsInto).
+  alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(int) * kMaxFdsPerDatagram)> control;
   if (!fds.empty()) {
-    control.resize(CMSG_SPACE(sizeof(int) * fds.size()));
     msg.msg_control = control.data();
-    msg.msg_controllen = control.size();
+    msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
     cmsghdr* cmsg = CMSG_FIRSTHDR(&msg);
     if (cmsg == nullptr) {
       return MakeError(ErrorCode::kProtocol, "sendmsg: no room for descriptors");
@@ -118,13 +122,35 @@ Status SendWithFds(int socket, std::span<const std::byte> data, std::span<const 
 }
 
 Result<Received> ReceiveWithFds(int socket, std::span<std::byte> buffer, size_t max_fds) {
+  if (max_fds > kMaxFdsPerDatagram) {
+    return MakeError(ErrorCode::kInvalidInput, "recvmsg: more descriptors than supported");
+  }
+  std::array<UniqueFd, kMaxFdsPerDatagram> fds;
+  Result<ReceivedInto> got = ReceiveWithFdsInto(socket, buffer, std::span(fds.data(), max_fds));
+  if (!got.ok()) {
+    return std::move(got).error();
+  }
+  Received received;
+  received.bytes = got->bytes;
+  for (size_t i = 0; i < got->fds; ++i) {
+    received.fds.push_back(std::move(fds[i]));
+  }
+  return received;
+}
+
+Result<ReceivedInto> ReceiveWithFdsInto(int socket, std::span<std::byte> buffer,
+                                        std::span<UniqueFd> fds) {
+  if (fds.size() > kMaxFdsPerDatagram) {
+    return MakeError(ErrorCode::kInvalidInput, "recvmsg: more descriptors than supported");
+  }
   iovec iov{buffer.data(), buffer.size()};
   msghdr msg{};
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
-  std::vector<char> control(CMSG_SPACE(sizeof(int) * (max_fds == 0 ? 1 : max_fds)));
+  // Room for fds.size() descriptors (CMSG_SPACE may round up to one more: counted below).
+  alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(int) * kMaxFdsPerDatagram)> control;
   msg.msg_control = control.data();
-  msg.msg_controllen = control.size();
+  msg.msg_controllen = CMSG_SPACE(sizeof(int) * (fds.empty() ? 1 : fds.size()));
   ssize_t got = 0;
   do {
     got = recvmsg(socket, &msg, MSG_CMSG_CLOEXEC);
@@ -132,22 +158,28 @@ Result<Received> ReceiveWithFds(int socket, std::span<std::byte> buffer, size_t 
   if (got < 0) {
     return SysError("recvmsg", errno);
   }
-  Received received;
+  ReceivedInto received;
   received.bytes = static_cast<size_t>(got);
+  bool too_many = false;
   for (cmsghdr* cmsg = CMSG_FIRSTHDR(&msg); cmsg != nullptr; cmsg = CMSG_NXTHDR(&msg, cmsg)) {
     if (cmsg->cmsg_level == SOL_SOCKET && cmsg->cmsg_type == SCM_RIGHTS) {
       const size_t count = (cmsg->cmsg_len - CMSG_LEN(0)) / sizeof(int);
       for (size_t i = 0; i < count; ++i) {
         int fd;
         std::memcpy(&fd, CMSG_DATA(cmsg) + i * sizeof(int), sizeof(int));
-        received.fds.emplace_back(fd);
+        if (received.fds < fds.size()) {
+          fds[received.fds++].Reset(fd);
+        } else {
+          close(fd);
+          too_many = true;
+        }
       }
     }
   }
   if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0) {
     return MakeError(ErrorCode::kProtocol, "recvmsg: datagram or descriptors truncated");
   }
-  if (received.fds.size() > max_fds) {
+  if (too_many) {
     return MakeError(ErrorCode::kProtocol, "recvmsg: too many descriptors");
   }
   return received;

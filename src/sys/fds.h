@@ -37,7 +37,10 @@ Result<UniqueFd> OpenWriteOnly(const char* path);
 
 Status SetNonBlocking(int fd);
 
-// Sends one datagram with `fds` attached (SCM_RIGHTS), MSG_NOSIGNAL.
+// At most this many descriptors go with one datagram, either way.
+inline constexpr size_t kMaxFdsPerDatagram = 64;
+
+// Sends one datagram with `fds` attached (SCM_RIGHTS), MSG_NOSIGNAL. Allocates nothing.
 Status SendWithFds(int socket, std::span<const std::byte> data, std::span<const int> fds);
 
 struct Received {
@@ -47,6 +50,17 @@ struct Received {
 // Receives one datagram into `buffer`, taking ownership of any attached descriptors
 // (MSG_CMSG_CLOEXEC). A truncated datagram or control message is a kProtocol error.
 Result<Received> ReceiveWithFds(int socket, std::span<std::byte> buffer, size_t max_fds);
+
+struct ReceivedInto {
+  size_t bytes = 0;  // 0 with no fds means the peer closed the socket
+  size_t fds = 0;    // the first `fds` of the caller's span now hold them
+};
+// The same without allocating: the descriptors go into `fds` (at most kMaxFdsPerDatagram; any
+// that do not fit are closed, and that is a kProtocol error; on an error, those that did fit
+// stay in `fds`, whose UniqueFds close them). For the zygote, whose writes to malloc's heap
+// between forks would split the heap's huge pages.
+Result<ReceivedInto> ReceiveWithFdsInto(int socket, std::span<std::byte> buffer,
+                                        std::span<UniqueFd> fds);
 
 // Writes all of `data`, retrying on EINTR and short writes (blocking fds only).
 Status WriteAll(int fd, std::string_view data);

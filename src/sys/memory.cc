@@ -109,6 +109,23 @@ void SortMallocFreeChunks() {
 
 void UseSmallPagesFromNowOn() { (void)prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0); }
 
+AnonymousRegion::AnonymousRegion(size_t bytes) {
+  void* mapped = mmap(nullptr, bytes, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (mapped == MAP_FAILED) {
+    return;
+  }
+  (void)madvise(mapped, bytes, MADV_NOHUGEPAGE);  // best effort: THP may be off anyway
+  base_ = static_cast<std::byte*>(mapped);
+  size_ = bytes;
+}
+
+AnonymousRegion::~AnonymousRegion() {
+  if (base_ != nullptr) {
+    munmap(base_, size_);
+  }
+}
+
 bool HugePageArenas::Init(uint64_t reserve_bytes, uint64_t block_bytes) {
   if (block_bytes == 0 || kHugePage % block_bytes != 0 || reserve_bytes % kHugePage != 0) {
     return false;

@@ -5,8 +5,10 @@
 // now and then to restore what its own writes split.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <span>
 
 namespace pyexec::sys {
 
@@ -34,6 +36,24 @@ void SortMallocFreeChunks();
 // touching new memory is charged for what it uses, not for 2 MiB at a time. The huge pages it
 // shares with the zygote stay mapped. Best effort.
 void UseSmallPagesFromNowOn();
+
+// A private anonymous mapping of its own, in 4 KiB pages (MADV_NOHUGEPAGE), unmapped on
+// destruction: memory that a process writes often, kept out of malloc's heap (the zygote's
+// bookkeeping between forks: each write to a heap page it shares with a child would copy that
+// page and split the huge page around it). Empty when the mapping failed.
+class AnonymousRegion {
+ public:
+  AnonymousRegion() = default;
+  explicit AnonymousRegion(size_t bytes);
+  AnonymousRegion(const AnonymousRegion&) = delete;
+  AnonymousRegion& operator=(const AnonymousRegion&) = delete;
+  ~AnonymousRegion();
+  std::span<std::byte> bytes() const { return {base_, size_}; }
+
+ private:
+  std::byte* base_ = nullptr;
+  size_t size_ = 0;
+};
 
 // One contiguous reservation of address space, backed by transparent huge pages where the
 // kernel has them, handing out fixed-size blocks: Python's object arenas, which would otherwise

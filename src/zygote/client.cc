@@ -132,7 +132,7 @@ bool ZygoteClient::AliveLocked() {
 
 Status ZygoteClient::RequestFork(const ForkRequest& request, std::span<const int> fds) {
   std::lock_guard lock(mutex_);
-  const std::vector<std::byte> bytes = Encode(request);
+  const auto bytes = Encode(request);
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (!AliveLocked()) {
       if (Status s = SpawnLocked(); !s.ok()) {

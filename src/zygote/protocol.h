@@ -5,11 +5,12 @@
 
 #include <sys/types.h>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <span>
-#include <vector>
 
 #include "sandbox/policy.h"
 
@@ -64,12 +65,14 @@ struct Ready {
   uint32_t reserved = 0;
 };
 
-// Encoding is a byte copy (both ends are the same binary); decoding checks size, magic and
-// version, and the fd count against the declared cgroup descriptors.
+// Encoding is a byte copy (both ends are the same binary), into an array: the zygote's loop
+// allocates nothing (zygote_main.cc). Decoding checks size, magic and version, and the fd count
+// against the declared cgroup descriptors.
 template <typename T>
-std::vector<std::byte> Encode(const T& message) {
-  const auto* begin = reinterpret_cast<const std::byte*>(&message);
-  return std::vector<std::byte>(begin, begin + sizeof(T));
+std::array<std::byte, sizeof(T)> Encode(const T& message) {
+  std::array<std::byte, sizeof(T)> bytes;
+  std::memcpy(bytes.data(), &message, sizeof(T));
+  return bytes;
 }
 std::optional<ForkRequest> DecodeForkRequest(std::span<const std::byte> bytes, size_t fd_count);
 std::optional<Report> DecodeReport(std::span<const std::byte> bytes);

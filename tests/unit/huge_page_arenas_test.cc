@@ -1,9 +1,12 @@
 // Unit tests for sys::HugePageArenas, the zygote's reservation for Python's object arenas: its
 // blocks, its free list, its seal, and that it becomes writable (so THP-backable) in whole huge
-// pages. Real mappings, read back from /proc/self/smaps.
+// pages; and for sys::AnonymousRegion, the zygote's bookkeeping memory. Real mappings, read back
+// from /proc/self/smaps.
 #include <gtest/gtest.h>
+#include <sys/mman.h>
 
 #include <cinttypes>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -24,6 +27,7 @@ struct Mapping {
   uint64_t end = 0;
   std::string perms;
   uint64_t anon_huge_kb = 0;
+  std::string vm_flags;  // "rd wr mr mw me ac nh", say
 };
 
 // The mapping of /proc/self/smaps that contains `address`.
@@ -48,7 +52,7 @@ Mapping MappingOf(const void* address) {
       }
       inside = target >= start && target < end;
       if (inside) {
-        found = Mapping{start, end, perms, 0};
+        found = Mapping{start, end, perms, 0, ""};
       }
       continue;
     }
@@ -56,6 +60,9 @@ Mapping MappingOf(const void* address) {
     // NOLINTNEXTLINE(cert-err34-c): the count is checked
     if (inside && sscanf(line.c_str(), "AnonHugePages: %" SCNu64 " kB", &kb) == 1) {
       found.anon_huge_kb = kb;
+    }
+    if (inside && line.rfind("VmFlags:", 0) == 0) {
+      found.vm_flags = line.substr(8) + " ";
     }
   }
   return found;
@@ -171,6 +178,33 @@ TEST(HugePageArenas, CollapseStopsWhenAskedBetweenHugePages) {
   const HugePageReport whole = arenas.Collapse([] { return true; });
   EXPECT_TRUE(whole.complete);
   EXPECT_EQ(whole.candidate_bytes, 2 * kHugePage);
+}
+
+TEST(AnonymousRegion, IsAWritableMappingOfItsOwnInSmallPages_UnmappedWhenDestroyed) {
+  constexpr size_t kBytes = size_t{1} << 20;
+  std::byte* base = nullptr;
+  {
+    const AnonymousRegion region(kBytes);
+    ASSERT_EQ(region.bytes().size(), kBytes);
+    base = region.bytes().data();
+    base[0] = std::byte{1};
+    base[kBytes - 1] = std::byte{2};
+    const Mapping mapping = MappingOf(base);
+    EXPECT_LE(mapping.start, reinterpret_cast<uint64_t>(base));
+    EXPECT_GE(mapping.end, reinterpret_cast<uint64_t>(base) + kBytes);
+    EXPECT_EQ(mapping.perms, "rw-p");
+    EXPECT_NE(mapping.vm_flags.find(" nh "), std::string::npos) << mapping.vm_flags;
+  }
+  EXPECT_EQ(MappingOf(base).start, 0u) << "still mapped after destruction";
+
+  // Control: a mapping without MADV_NOHUGEPAGE has no "nh", so the check above can fail.
+  void* plain = mmap(nullptr, kBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  ASSERT_NE(plain, MAP_FAILED);
+  static_cast<std::byte*>(plain)[0] = std::byte{1};
+  const Mapping control = MappingOf(plain);
+  EXPECT_NE(control.start, 0u);
+  EXPECT_EQ(control.vm_flags.find(" nh "), std::string::npos) << control.vm_flags;
+  munmap(plain, kBytes);
 }
 
 }  // namespace

@@ -26,7 +26,8 @@ ForkRequest SampleRequest(uint32_t cgroup_fd_count) {
   return request;
 }
 
-std::vector<std::byte> Resized(std::vector<std::byte> bytes, size_t size) {
+std::vector<std::byte> Resized(std::span<const std::byte> encoded, size_t size) {
+  std::vector<std::byte> bytes(encoded.begin(), encoded.end());
   bytes.resize(size, std::byte{0});
   return bytes;
 }
@@ -73,14 +74,14 @@ TEST(ForkRequestProtocol, RejectsWrongVersion) {
 }
 
 TEST(ForkRequestProtocol, RejectsWrongSize) {
-  const std::vector<std::byte> bytes = Encode(SampleRequest(0));
+  const auto bytes = Encode(SampleRequest(0));
   EXPECT_FALSE(DecodeForkRequest(Resized(bytes, bytes.size() - 1), kFixedFdCount).has_value());
   EXPECT_FALSE(DecodeForkRequest(Resized(bytes, bytes.size() + 1), kFixedFdCount).has_value());
   EXPECT_FALSE(DecodeForkRequest({}, kFixedFdCount).has_value());
 }
 
 TEST(ForkRequestProtocol, RejectsFdCountThatDoesNotMatchCgroupFdCount) {
-  const std::vector<std::byte> bytes = Encode(SampleRequest(2));
+  const auto bytes = Encode(SampleRequest(2));
   EXPECT_TRUE(DecodeForkRequest(bytes, kFixedFdCount + 2).has_value());
   EXPECT_FALSE(DecodeForkRequest(bytes, kFixedFdCount + 1).has_value());
   EXPECT_FALSE(DecodeForkRequest(bytes, kFixedFdCount + 3).has_value());
@@ -96,7 +97,7 @@ TEST(ForkRequestProtocol, RejectsMoreCgroupFdsThanTheMaximum) {
 TEST(ForkRequestProtocol, RejectsCgroupFdCountThatWouldWrapTheFdTotal) {
   // kFixedFdCount + UINT32_MAX wraps to kFixedFdCount - 1 in 32 bits.
   const uint32_t huge = std::numeric_limits<uint32_t>::max();
-  const std::vector<std::byte> bytes = Encode(SampleRequest(huge));
+  const auto bytes = Encode(SampleRequest(huge));
   EXPECT_FALSE(DecodeForkRequest(bytes, kFixedFdCount - 1).has_value());
   EXPECT_FALSE(DecodeForkRequest(bytes, size_t{kFixedFdCount} + huge).has_value());
 }
@@ -141,7 +142,7 @@ TEST(ReportProtocol, RejectsWrongMagic) {
 }
 
 TEST(ReportProtocol, RejectsWrongSize) {
-  const std::vector<std::byte> bytes = Encode(Report{});
+  const auto bytes = Encode(Report{});
   EXPECT_FALSE(DecodeReport(Resized(bytes, bytes.size() - 1)).has_value());
   EXPECT_FALSE(DecodeReport(Resized(bytes, bytes.size() + 1)).has_value());
   EXPECT_FALSE(DecodeReport({}).has_value());
@@ -172,7 +173,7 @@ TEST(ReadyProtocol, RejectsWrongMagicVersionOrSize) {
   wrong_version.version = kVersion + 1;
   EXPECT_FALSE(DecodeReady(Encode(wrong_version)).has_value());
 
-  const std::vector<std::byte> bytes = Encode(Ready{});
+  const auto bytes = Encode(Ready{});
   EXPECT_FALSE(DecodeReady(Resized(bytes, bytes.size() - 1)).has_value());
   EXPECT_FALSE(DecodeReady(Resized(bytes, bytes.size() + 1)).has_value());
 }
