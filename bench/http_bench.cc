@@ -107,6 +107,7 @@ struct Options {
   std::vector<int> levels = {1, 4, 16, 64};
   double duration_seconds = 5;
   double baseline_duration_seconds = 0;  // 0: duration_seconds
+  int rounds = 3;                        // closed loops per level and side, alternating
   int seq_runs = 300;
   int baseline_seq_runs = 40;
   int paced_runs = 100;  // 0: no paced phase
@@ -179,18 +180,42 @@ struct ProcessSamples {
   }
 };
 
+// One side's closed loops at one client count: Options::rounds of them, each run right after
+// (or before) the other side's round of the same level, so that a round's ratio compares two
+// figures measured in the same window of this noisy host.
+struct LevelResult {
+  std::vector<PhaseResult> rounds;
+
+  std::vector<double> Throughputs() const {
+    std::vector<double> values;
+    for (const PhaseResult& round : rounds) {
+      values.push_back(round.Throughput());
+    }
+    return values;
+  }
+  double MedianThroughput() const { return Median(Throughputs()); }
+  int clients() const { return rounds.empty() ? 0 : rounds.front().clients; }
+  uint64_t errors() const {
+    uint64_t total = 0;
+    for (const PhaseResult& round : rounds) {
+      total += round.errors;
+    }
+    return total;
+  }
+};
+
 // What one side did with one workload.
 struct SideResult {
   PhaseResult sequential;            // back to back
   PhaseResult paced;                 // Options::pause_ms apart
-  std::vector<PhaseResult> levels;   // in Options::levels order
+  std::vector<LevelResult> levels;   // in Options::levels order
   ProcessSamples running;            // processes running a script, sampled at the sample level
   std::vector<double> memory_bytes;  // usage memory of every checked response
 
   uint64_t errors() const {
     uint64_t total = sequential.errors + paced.errors;
-    for (const PhaseResult& level : levels) {
-      total += level.errors;
+    for (const LevelResult& level : levels) {
+      total += level.errors();
     }
     return total;
   }
@@ -233,6 +258,25 @@ Json Ratio(double a, double b) {
     return nullptr;
   }
   return a / b;
+}
+
+// pyexec / baseline throughput of each round pair; empty without the baseline.
+std::vector<double> RoundRatios(const LevelResult& pyexec, const LevelResult& baseline) {
+  std::vector<double> ratios;
+  for (size_t r = 0; r < pyexec.rounds.size() && r < baseline.rounds.size(); ++r) {
+    const Json ratio = Ratio(pyexec.rounds[r].Throughput(), baseline.rounds[r].Throughput());
+    if (ratio.is_number()) {
+      ratios.push_back(ratio.get<double>());
+    }
+  }
+  return ratios;
+}
+
+// The median of the rounds' ratios (each from two closed loops run one after the other), not
+// the ratio of the two medians: a slow window then slows both figures of its round.
+Json MedianRatio(const LevelResult& pyexec, const LevelResult& baseline) {
+  const std::vector<double> ratios = RoundRatios(pyexec, baseline);
+  return ratios.empty() ? Json(nullptr) : Json(Median(ratios));
 }
 
 std::string FormatRatio(const Json& ratio) {
@@ -345,44 +389,55 @@ void MeasureWorkload(const Options& options, const Workload& workload, const Sid
     sample_level = options.sample_level;
   }
   for (const int clients : options.levels) {
-    Progress(workload.name + ": " + std::to_string(clients) + " client(s), " +
-             FormatNumber(options.duration_seconds, "%g") + " s on pyexec" +
-             (baseline ? ", " + FormatNumber(options.baseline_duration_seconds, "%g") +
-                             " s on the baseline"
-                       : ""));
-    ClosedLoopSpec spec;
-    spec.clients = clients;
-    spec.drain_limit = Milliseconds(options.drain_limit_seconds);
+    LevelResult& pyexec_level = result->pyexec.levels.emplace_back();
+    LevelResult* baseline_level = baseline ? &result->baseline.levels.emplace_back() : nullptr;
+    // Bounded by Options::rounds; the two sides alternate, so that each round's pair of
+    // figures comes from the same window of the host.
+    for (int round = 1; round <= options.rounds; ++round) {
+      Progress(workload.name + ": " + std::to_string(clients) + " client(s), " +
+               (options.rounds > 1 ? "round " + std::to_string(round) + " of " +
+                                         std::to_string(options.rounds) + ", "
+                                   : "") +
+               FormatNumber(options.duration_seconds, "%g") + " s on pyexec" +
+               (baseline ? ", " + FormatNumber(options.baseline_duration_seconds, "%g") +
+                               " s on the baseline"
+                         : ""));
+      ClosedLoopSpec spec;
+      spec.clients = clients;
+      spec.drain_limit = Milliseconds(options.drain_limit_seconds);
 
-    spec.duration = Milliseconds(options.duration_seconds);
-    const pid_t server_pid = sides.pyexec->pid();
-    if (clients == sample_level) {
-      spec.sample = [server_pid, result] {
-        result->pyexec.running.Add(ReadMemories(DescendantsNamed(server_pid, kRunningChildComm)));
-      };
-    }
-    (void)WaitIdle(pyexec_idle);
-    result->pyexec.levels.push_back(RunClosedLoop(sides.pyexec_target, workload, spec));
-
-    if (baseline) {
-      spec.duration = Milliseconds(options.baseline_duration_seconds);
-      spec.sample = nullptr;
-      if (clients == sample_level) {
-        const pid_t self = getpid();
-        spec.sample = [self, result] {
-          result->baseline.running.Add(ReadMemories(DescendantsNamed(self, kBaselineComm)));
+      spec.duration = Milliseconds(options.duration_seconds);
+      const pid_t server_pid = sides.pyexec->pid();
+      if (clients == sample_level && round == 1) {
+        spec.sample = [server_pid, result] {
+          result->pyexec.running.Add(ReadMemories(DescendantsNamed(server_pid, kRunningChildComm)));
         };
       }
-      (void)WaitIdle(baseline_idle);
-      result->baseline.levels.push_back(RunClosedLoop(sides.baseline_target, workload, spec));
+      (void)WaitIdle(pyexec_idle);
+      pyexec_level.rounds.push_back(RunClosedLoop(sides.pyexec_target, workload, spec));
+
+      if (baseline_level != nullptr) {
+        spec.duration = Milliseconds(options.baseline_duration_seconds);
+        spec.sample = nullptr;
+        if (clients == sample_level && round == 1) {
+          const pid_t self = getpid();
+          spec.sample = [self, result] {
+            result->baseline.running.Add(ReadMemories(DescendantsNamed(self, kBaselineComm)));
+          };
+        }
+        (void)WaitIdle(baseline_idle);
+        baseline_level->rounds.push_back(RunClosedLoop(sides.baseline_target, workload, spec));
+      }
     }
   }
 
   for (SideResult* side : {&result->pyexec, &result->baseline}) {
     side->memory_bytes = side->sequential.memory_bytes;
-    for (const PhaseResult& level : side->levels) {
-      side->memory_bytes.insert(side->memory_bytes.end(), level.memory_bytes.begin(),
-                                level.memory_bytes.end());
+    for (const LevelResult& level : side->levels) {
+      for (const PhaseResult& round : level.rounds) {
+        side->memory_bytes.insert(side->memory_bytes.end(), round.memory_bytes.begin(),
+                                  round.memory_bytes.end());
+      }
     }
   }
 }
@@ -401,10 +456,9 @@ Json LatencyJson(const PhaseResult& phase) {
               {"error_messages", phase.error_messages}};
 }
 
-Json LevelJson(const PhaseResult& phase) {
+Json RoundJson(const PhaseResult& phase) {
   const Latency latency = Summarize(phase);
-  return Json{{"clients", phase.clients},
-              {"window_s", phase.window_seconds},
+  return Json{{"window_s", phase.window_seconds},
               {"exec_per_s", phase.Throughput()},
               {"last_response_s", phase.last_response_s},
               {"ok_in_window", phase.ok_in_window},
@@ -413,6 +467,18 @@ Json LevelJson(const PhaseResult& phase) {
               {"p50_ms", latency.p50},
               {"p99_ms", latency.p99},
               {"error_messages", phase.error_messages}};
+}
+
+// The median throughput with every round's figures.
+Json LevelJson(const LevelResult& level) {
+  Json rounds = Json::array();
+  for (const PhaseResult& round : level.rounds) {
+    rounds.push_back(RoundJson(round));
+  }
+  return Json{{"clients", level.clients()},
+              {"exec_per_s_median", level.MedianThroughput()},
+              {"errors", level.errors()},
+              {"rounds", rounds}};
 }
 
 Json SamplesJson(const ProcessSamples& samples) {
@@ -466,13 +532,15 @@ Json WorkloadJson(const Options& options, const WorkloadResult& workload) {
         {"mean", Ratio(baseline_paced.mean, paced.mean)}}}};
   json["throughput"] = Json::array();
   for (size_t i = 0; i < workload.pyexec.levels.size(); ++i) {
-    const PhaseResult& p = workload.pyexec.levels[i];
-    Json level = {{"clients", p.clients}, {"pyexec", LevelJson(p)}, {"baseline", nullptr}};
+    const LevelResult& p = workload.pyexec.levels[i];
+    Json level = {{"clients", p.clients()}, {"pyexec", LevelJson(p)}, {"baseline", nullptr}};
     level["ratio_pyexec_over_baseline"] = nullptr;
+    level["ratio_rounds"] = Json::array();
     if (i < workload.baseline.levels.size()) {
-      const PhaseResult& b = workload.baseline.levels[i];
+      const LevelResult& b = workload.baseline.levels[i];
       level["baseline"] = LevelJson(b);
-      level["ratio_pyexec_over_baseline"] = Ratio(p.Throughput(), b.Throughput());
+      level["ratio_pyexec_over_baseline"] = MedianRatio(p, b);
+      level["ratio_rounds"] = RoundRatios(p, b);
     }
     json["throughput"].push_back(level);
   }
@@ -516,6 +584,7 @@ Json ReportJson(const Report& report) {
                       {"levels", options.levels},
                       {"duration_s", options.duration_seconds},
                       {"baseline_duration_s", options.baseline_duration_seconds},
+                      {"rounds", options.rounds},
                       {"seq_runs", options.seq_runs},
                       {"baseline_seq_runs", options.baseline_seq_runs},
                       {"paced_runs", options.paced_runs},
@@ -568,8 +637,8 @@ std::string ErrorCounts(const SideResult& side, bool measured) {
   }
   std::string text =
       std::to_string(side.sequential.errors) + " / " + std::to_string(side.paced.errors);
-  for (const PhaseResult& level : side.levels) {
-    text += " / " + std::to_string(level.errors);
+  for (const LevelResult& level : side.levels) {
+    text += " / " + std::to_string(level.errors());
   }
   return text;
 }
@@ -604,13 +673,17 @@ void PrintWorkload(const Report& report, const WorkloadResult& workload) {
              FormatRatio(Ratio(baseline_paced.*field, paced.*field)));
   }
   for (size_t i = 0; i < workload.pyexec.levels.size(); ++i) {
-    const PhaseResult& p = workload.pyexec.levels[i];
+    const LevelResult& p = workload.pyexec.levels[i];
     const bool has_baseline = i < workload.baseline.levels.size();
-    const double b = has_baseline ? workload.baseline.levels[i].Throughput() : 0;
-    PrintRow("throughput, " + std::to_string(p.clients) +
-                 (p.clients == 1 ? " client" : " clients") + " (exec/s)",
-             FormatNumber(p.Throughput()), FormatMeasured(has_baseline, b),
-             FormatRatio(Ratio(p.Throughput(), b)));
+    const LevelResult empty;
+    const LevelResult& b = has_baseline ? workload.baseline.levels[i] : empty;
+    PrintRow("throughput, " + std::to_string(p.clients()) +
+                 (p.clients() == 1 ? " client" : " clients") + " (exec/s" +
+                 (options.rounds > 1 ? ", median of " + std::to_string(options.rounds) + " rounds"
+                                     : "") +
+                 ")",
+             FormatNumber(p.MedianThroughput()), FormatMeasured(has_baseline, b.MedianThroughput()),
+             FormatRatio(MedianRatio(p, b)));
   }
   const std::vector<double>& pm = workload.pyexec.memory_bytes;
   const std::vector<double>& bm = workload.baseline.memory_bytes;
@@ -643,22 +716,32 @@ void PrintWorkload(const Report& report, const WorkloadResult& workload) {
 void PrintLoadDetail(const Report& report) {
   std::printf("\n### Under load\n\n");
   std::printf(
-      "| workload | clients | side | exec/s | ok in window | ok after | last answer s | errors | "
-      "p50 ms | p99 ms |\n|---|---:|---|---:|---:|---:|---:|---:|---:|---:|\n");
+      "| workload | clients | round | side | exec/s | ok in window | ok after | last answer s | "
+      "errors | p50 ms | p99 ms | ratio |\n"
+      "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   for (const WorkloadResult& workload : report.workloads) {
     for (size_t i = 0; i < workload.pyexec.levels.size(); ++i) {
-      std::vector<std::pair<const char*, const PhaseResult*>> sides = {
-          {"pyexec", &workload.pyexec.levels[i]}};
-      if (i < workload.baseline.levels.size()) {
-        sides.emplace_back("baseline", &workload.baseline.levels[i]);
-      }
-      for (const auto& [side, phase] : sides) {
-        const Latency latency = Summarize(*phase);
-        std::printf("| %s | %d | %s | %.1f | %" PRIu64 " | %" PRIu64 " | %.2f | %" PRIu64
-                    " | %.1f | %.1f |\n",
-                    workload.name.c_str(), phase->clients, side, phase->Throughput(),
-                    phase->ok_in_window, phase->ok_after_window, phase->last_response_s,
-                    phase->errors, latency.p50, latency.p99);
+      const LevelResult& pyexec = workload.pyexec.levels[i];
+      const LevelResult* baseline =
+          i < workload.baseline.levels.size() ? &workload.baseline.levels[i] : nullptr;
+      for (size_t r = 0; r < pyexec.rounds.size(); ++r) {
+        std::vector<std::pair<const char*, const PhaseResult*>> sides = {
+            {"pyexec", &pyexec.rounds[r]}};
+        Json ratio = nullptr;
+        if (baseline != nullptr && r < baseline->rounds.size()) {
+          sides.emplace_back("baseline", &baseline->rounds[r]);
+          ratio = Ratio(pyexec.rounds[r].Throughput(), baseline->rounds[r].Throughput());
+        }
+        for (const auto& [side, phase] : sides) {
+          const Latency latency = Summarize(*phase);
+          const bool last = phase == sides.back().second;
+          std::printf("| %s | %d | %zu | %s | %.1f | %" PRIu64 " | %" PRIu64 " | %.2f | %" PRIu64
+                      " | %.1f | %.1f | %s |\n",
+                      workload.name.c_str(), phase->clients, r + 1, side, phase->Throughput(),
+                      phase->ok_in_window, phase->ok_after_window, phase->last_response_s,
+                      phase->errors, latency.p50, latency.p99,
+                      last && ratio.is_number() ? FormatRatio(ratio).c_str() : "");
+        }
       }
     }
   }
@@ -677,11 +760,16 @@ void PrintErrorMessages(const Report& report) {
     collect(workload.name + " sequential baseline", workload.baseline.sequential);
     collect(workload.name + " paced pyexec", workload.pyexec.paced);
     collect(workload.name + " paced baseline", workload.baseline.paced);
-    for (const PhaseResult& level : workload.pyexec.levels) {
-      collect(workload.name + " " + std::to_string(level.clients) + " clients pyexec", level);
-    }
-    for (const PhaseResult& level : workload.baseline.levels) {
-      collect(workload.name + " " + std::to_string(level.clients) + " clients baseline", level);
+    for (const auto& [side, levels] : {std::pair<const char*, const std::vector<LevelResult>*>{
+                                           "pyexec", &workload.pyexec.levels},
+                                       {"baseline", &workload.baseline.levels}}) {
+      for (const LevelResult& level : *levels) {
+        for (size_t r = 0; r < level.rounds.size(); ++r) {
+          collect(workload.name + " " + std::to_string(level.clients()) + " clients round " +
+                      std::to_string(r + 1) + " " + side,
+                  level.rounds[r]);
+        }
+      }
     }
   }
   if (!report.pyexec_stop_ok) {
@@ -737,10 +825,11 @@ void PrintReport(const Report& report) {
   std::printf(
       "- sequential: %d (pyexec) and %d (baseline) requests per workload on one keep-alive "
       "connection, back to back; paced: %d (pyexec) and %d (baseline) more, %d ms apart; "
-      "throughput: closed loop, %g s (pyexec) and %g s (baseline) per level; %d "
-      "warm-up requests per side and workload\n",
+      "throughput: closed loop, %g s (pyexec) and %g s (baseline) per level and round, %d "
+      "round(s), the sides alternating (the figures are the medians; a ratio is the median of "
+      "the rounds' ratios); %d warm-up requests per side and workload\n",
       options.seq_runs, options.baseline_seq_runs, options.paced_runs, options.baseline_paced_runs,
-      options.pause_ms, options.duration_seconds, options.baseline_duration_seconds,
+      options.pause_ms, options.duration_seconds, options.baseline_duration_seconds, options.rounds,
       options.warmup);
   std::printf(
       "- ratio: baseline / pyexec for latency and memory, pyexec / baseline for throughput: "
@@ -786,6 +875,11 @@ int Main(int argc, char** argv) {
   app.add_option("--baseline-duration", options.baseline_duration_seconds,
                  "Seconds per throughput level for the baseline (default: --duration)")
       ->check(CLI::Range(0.1, 3600.0));
+  app.add_option("--rounds", options.rounds,
+                 "Closed loops per level and side, the sides alternating; throughput figures are "
+                 "their medians")
+      ->check(CLI::Range(1, 100))
+      ->capture_default_str();
   app.add_option("--seq-runs", options.seq_runs, "Sequential requests per workload, pyexec")
       ->check(CLI::Range(1, 1000000))
       ->capture_default_str();

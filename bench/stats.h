@@ -11,4 +11,7 @@ double Percentile(const std::vector<double>& sorted, double percent);
 // 0 for no values.
 double Mean(const std::vector<double>& values);
 
+// The middle value (the mean of the two middle ones for an even count); 0 for no values.
+double Median(std::vector<double> values);
+
 }  // namespace pyexec::bench
