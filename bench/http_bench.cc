@@ -260,22 +260,26 @@ Json Ratio(double a, double b) {
   return a / b;
 }
 
-// pyexec / baseline throughput of each round pair; empty without the baseline.
-std::vector<double> RoundRatios(const LevelResult& pyexec, const LevelResult& baseline) {
-  std::vector<double> ratios;
+// pyexec / baseline throughput of each round pair, null where a side answered nothing; empty
+// without the baseline.
+Json RoundRatios(const LevelResult& pyexec, const LevelResult& baseline) {
+  Json ratios = Json::array();
   for (size_t r = 0; r < pyexec.rounds.size() && r < baseline.rounds.size(); ++r) {
-    const Json ratio = Ratio(pyexec.rounds[r].Throughput(), baseline.rounds[r].Throughput());
-    if (ratio.is_number()) {
-      ratios.push_back(ratio.get<double>());
-    }
+    ratios.push_back(Ratio(pyexec.rounds[r].Throughput(), baseline.rounds[r].Throughput()));
   }
   return ratios;
 }
 
 // The median of the rounds' ratios (each from two closed loops run one after the other), not
-// the ratio of the two medians: a slow window then slows both figures of its round.
+// the ratio of the two medians: a slow window then slows both figures of its round. Over the
+// rounds with a ratio (a round where a side answered nothing has errors, reported anyway).
 Json MedianRatio(const LevelResult& pyexec, const LevelResult& baseline) {
-  const std::vector<double> ratios = RoundRatios(pyexec, baseline);
+  std::vector<double> ratios;
+  for (const Json& ratio : RoundRatios(pyexec, baseline)) {
+    if (ratio.is_number()) {
+      ratios.push_back(ratio.get<double>());
+    }
+  }
   return ratios.empty() ? Json(nullptr) : Json(Median(ratios));
 }
 
@@ -425,6 +429,8 @@ void MeasureWorkload(const Options& options, const Workload& workload, const Sid
             result->baseline.running.Add(ReadMemories(DescendantsNamed(self, kBaselineComm)));
           };
         }
+        // Nothing of pyexec's round still running or queued (its pool may still be refilling).
+        (void)WaitIdle(pyexec_idle);
         (void)WaitIdle(baseline_idle);
         baseline_level->rounds.push_back(RunClosedLoop(sides.baseline_target, workload, spec));
       }
@@ -476,7 +482,7 @@ Json LevelJson(const LevelResult& level) {
     rounds.push_back(RoundJson(round));
   }
   return Json{{"clients", level.clients()},
-              {"exec_per_s_median", level.MedianThroughput()},
+              {"exec_per_s", level.MedianThroughput()},  // the median of the rounds
               {"errors", level.errors()},
               {"rounds", rounds}};
 }

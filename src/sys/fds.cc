@@ -94,7 +94,7 @@ Status SendWithFds(int socket, std::span<const std::byte> data, std::span<const 
     return MakeError(ErrorCode::kInvalidInput, "sendmsg: more descriptors than supported");
   }
   // On the stack: the zygote sends its reports between forks (see ReceiveWithFdsInto).
-  alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(int) * kMaxFdsPerDatagram)> control;
+  alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(int) * kMaxFdsPerDatagram)> control{};
   if (!fds.empty()) {
     msg.msg_control = control.data();
     msg.msg_controllen = CMSG_SPACE(sizeof(int) * fds.size());
@@ -148,7 +148,7 @@ Result<ReceivedInto> ReceiveWithFdsInto(int socket, std::span<std::byte> buffer,
   msg.msg_iov = &iov;
   msg.msg_iovlen = 1;
   // Room for fds.size() descriptors (CMSG_SPACE may round up to one more: counted below).
-  alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(int) * kMaxFdsPerDatagram)> control;
+  alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(int) * kMaxFdsPerDatagram)> control{};
   msg.msg_control = control.data();
   msg.msg_controllen = CMSG_SPACE(sizeof(int) * (fds.empty() ? 1 : fds.size()));
   ssize_t got = 0;

@@ -93,7 +93,11 @@ constexpr std::chrono::milliseconds kCollapseStep{2};
 class Zygote {
  public:
   Zygote(sandbox::SeccompProgram seccomp, sys::UniqueFd init_image, bool rootless)
-      : seccomp_(std::move(seccomp)), init_image_(std::move(init_image)), rootless_(rootless) {}
+      : seccomp_(std::move(seccomp)), init_image_(std::move(init_image)), rootless_(rootless) {
+    if (bookkeeping_.bytes().empty()) {
+      LogWarning("no mapping for the zygote's tables: they use malloc's heap (slower forks)");
+    }
+  }
 
   [[noreturn]] void Loop() {
     sigset_t chld;
@@ -167,8 +171,8 @@ class Zygote {
     return complete;
   }
 
-  // Allocates nothing on its way to the fork and back (see Zygote::bookkeeping_), except when
-  // it logs a failure.
+  // Allocates nothing on its way to the fork and back (see Zygote::bookkeeping_) but
+  // SortMallocFreeChunks' probe, which is meant to, and what it logs when something fails.
   void HandleRequest() {
     static_assert(kMaxRequestFds <= sys::kMaxFdsPerDatagram);
     std::array<std::byte, sizeof(ForkRequest) + 1> buffer{};
