@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <fstream>
@@ -187,6 +188,21 @@ int RunServe(const ServeOptions& options, const service::EngineConfig& engine_co
                                 {"setup_failures", pool.failures},
                                 {"warmed_up", pool.warmed_up},
                                 {"idle_exits", pool.idle_exits}};
+    const zygote::ZygoteStats zygote = engine_ptr->zygote_stats();
+    nlohmann::ordered_json last_exit = nullptr;
+    if (zygote.deaths > 0) {
+      const std::chrono::duration<double> ago =
+          std::chrono::steady_clock::now() - zygote.last_exit_at;
+      last_exit = {{"how", zygote.last_exit}, {"seconds_ago", std::round(ago.count() * 10) / 10}};
+    }
+    (*document)["zygote"] = {
+        {"pid", zygote.pid > 0 ? nlohmann::ordered_json(zygote.pid) : nullptr},
+        {"restarts", zygote.restarts},
+        {"deaths", zygote.deaths},
+        {"failed_starts", zygote.failed_starts},
+        {"last_exit", last_exit},
+        {"start_error",
+         zygote.start_error.empty() ? nullptr : nlohmann::ordered_json(zygote.start_error)}};
   };
   api::HttpApi api(
       std::move(api_config),

@@ -99,6 +99,8 @@ class Engine {
   // that user's uid (seen as 65534 inside) rather than as the sandbox uid.
   bool rootless() const { return rootless_; }
   pid_t zygote_pid() { return zygote_->pid(); }
+  // Its restarts and last death; never waits for a restart in progress.
+  zygote::ZygoteStats zygote_stats() { return zygote_->stats(); }
   PoolStats pool_stats() const;
   // Waits until the cgroups of finished executions are removed (they go in the background).
   void FinishTeardown() { janitor_->Drain(); }

@@ -56,8 +56,34 @@ Result<std::unique_ptr<ZygoteClient>> ZygoteClient::Start(const ZygoteOptions& o
 }
 
 Status ZygoteClient::SpawnLocked() {
+  if (process_.running()) {
+    // Its control socket failed before it was seen to exit: it is dying, or no longer answers.
+    int status = 0;
+    Result<bool> exited = process_.TryWait(&status);
+    std::lock_guard stats_lock(stats_mutex_);
+    ++stats_.deaths;
+    stats_.last_exit = exited.ok() && *exited ? sys::DescribeWaitStatus(status)
+                                              : "stopped answering on its control socket (killed)";
+    stats_.last_exit_at = std::chrono::steady_clock::now();
+  }
   control_.Reset();
-  process_ = sys::ChildProcess();
+  process_ = sys::ChildProcess();  // kills and reaps one that still runs
+  Status started = SpawnOnceLocked();
+  std::lock_guard stats_lock(stats_mutex_);
+  if (started.ok()) {
+    stats_.pid = process_.pid();
+    stats_.restarts += started_before_ ? 1 : 0;
+    stats_.start_error.clear();
+    started_before_ = true;
+  } else {
+    stats_.pid = -1;
+    ++stats_.failed_starts;
+    stats_.start_error = started.error().ToString();
+  }
+  return started;
+}
+
+Status ZygoteClient::SpawnOnceLocked() {
   Result<sys::PipeEnds> pair = sys::MakeSeqpacketPair();
   if (!pair.ok()) {
     return std::move(pair).error();
@@ -121,10 +147,20 @@ Status ZygoteClient::SpawnLocked() {
 }
 
 bool ZygoteClient::AliveLocked() {
+  if (!process_.running()) {
+    return false;
+  }
   int status = 0;
   Result<bool> exited = process_.TryWait(&status);
   if (exited.ok() && *exited) {
-    LogWarning("the zygote " + sys::DescribeWaitStatus(status) + "; starting a new one");
+    const std::string how = sys::DescribeWaitStatus(status);
+    LogWarning("the zygote " + how + "; the next fork request starts a new one");
+    control_.Reset();
+    std::lock_guard stats_lock(stats_mutex_);
+    stats_.pid = -1;
+    ++stats_.deaths;
+    stats_.last_exit = how;
+    stats_.last_exit_at = std::chrono::steady_clock::now();
     return false;
   }
   return control_.valid();
@@ -154,6 +190,14 @@ Status ZygoteClient::RequestFork(const ForkRequest& request, std::span<const int
 pid_t ZygoteClient::pid() {
   std::lock_guard lock(mutex_);
   return process_.pid();
+}
+
+ZygoteStats ZygoteClient::stats() {
+  if (std::unique_lock lock(mutex_, std::try_to_lock); lock.owns_lock()) {
+    (void)AliveLocked();  // records a death nobody has asked the zygote to fork since
+  }
+  std::lock_guard stats_lock(stats_mutex_);
+  return stats_;
 }
 
 uint64_t ZygoteClient::VirtualMemoryBytes() {

@@ -40,6 +40,18 @@ struct ZygoteOptions {
 // Python starts.)
 std::vector<std::string> ZygoteEnvironment();
 
+// What the client knows of its zygotes' lives, for /health: a zygote that dies is restarted by
+// the next fork request, which would otherwise leave no trace but a log line.
+struct ZygoteStats {
+  pid_t pid = -1;  // the zygote now; -1 while none runs (a death not yet replaced, a failed start)
+  uint64_t restarts = 0;       // zygotes started after the first, each after one had died
+  uint64_t failed_starts = 0;  // starts that failed (the request that asked for one failed too)
+  uint64_t deaths = 0;         // zygotes seen to have died
+  std::string last_exit;       // how the last zygote to die ended ("killed by signal 9 ..."), or ""
+  std::chrono::steady_clock::time_point last_exit_at{};  // when that death was seen
+  std::string start_error;  // why the latest start failed; "" once one has succeeded since
+};
+
 class ZygoteClient {
  public:
   // Starts the zygote and waits until it has preloaded. Call before any thread exists when
@@ -51,18 +63,26 @@ class ZygoteClient {
   Status RequestFork(const ForkRequest& request, std::span<const int> fds);
 
   pid_t pid();
+  // Never waits for a start in progress (it may take seconds): reads what the last start and
+  // the last check found, and checks the zygote itself only if no request holds the client.
+  ZygoteStats stats();
   // The zygote's virtual memory size, the base an RLIMIT_AS fallback must add to.
   uint64_t VirtualMemoryBytes();
 
  private:
   explicit ZygoteClient(ZygoteOptions options) : options_(std::move(options)) {}
   Status SpawnLocked();
+  Status SpawnOnceLocked();
+  // False once the zygote has exited (recording how) or its control socket has failed.
   bool AliveLocked();
 
   const ZygoteOptions options_;
   std::mutex mutex_;
   sys::ChildProcess process_;
   sys::UniqueFd control_;
+  bool started_before_ = false;  // under mutex_
+  std::mutex stats_mutex_;       // never held while waiting for anything
+  ZygoteStats stats_;            // under stats_mutex_
 };
 
 }  // namespace pyexec::zygote

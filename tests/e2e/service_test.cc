@@ -200,6 +200,57 @@ TEST(InternalError, Is500WithNothingOfTheHostInTheBody) {
   EXPECT_EQ(service->StopWith(SIGTERM), 0);
 }
 
+// /health's zygote object as expected: `pid` (null: none runs), the counts, and how the last
+// zygote to die ended (empty: none has).
+void ExpectZygoteHealth(const Reply& health, const nlohmann::json& pid, int restarts, int deaths,
+                        const std::string& how) {
+  ASSERT_EQ(health.status, 200) << health.response.body;
+  const nlohmann::json& zygote = health.json["zygote"];
+  EXPECT_EQ(zygote["pid"], pid) << health.response.body;
+  EXPECT_EQ(zygote["restarts"], restarts) << health.response.body;
+  EXPECT_EQ(zygote["deaths"], deaths) << health.response.body;
+  EXPECT_EQ(zygote["failed_starts"], 0) << health.response.body;
+  EXPECT_TRUE(zygote["start_error"].is_null()) << health.response.body;
+  if (how.empty()) {
+    EXPECT_TRUE(zygote["last_exit"].is_null()) << health.response.body;
+  } else {
+    EXPECT_THAT(zygote["last_exit"]["how"].get<std::string>(), HasSubstr(how));
+    EXPECT_GE(zygote["last_exit"]["seconds_ago"].get<double>(), 0);
+  }
+}
+
+TEST(HealthCheck, AKilledZygote_IsReportedWithHowItEndedAndItsRestart) {
+  // No warm pool: nothing but /health itself asks after the zygote until the next request.
+  std::unique_ptr<Service> service = Service::Start({"--pool-max", "0"});
+  ASSERT_NE(service, nullptr);
+  const pid_t first = ZygoteOf(service->pid());
+  ASSERT_GT(first, 0);
+  // Control: a zygote that has not died reports no death, restart or exit.
+  ExpectZygoteHealth(Health(service->port()), first, 0, 0, "");
+
+  ASSERT_EQ(kill(first, SIGKILL), 0);
+  // Seen without any request: /health checks the zygote when nothing else holds it, and no
+  // zygote runs until the next request starts one.
+  Reply dead;
+  ASSERT_TRUE(WaitUntil(
+      [&] {
+        dead = Health(service->port());
+        return dead.json.is_object() && dead.json["zygote"]["deaths"] == 1;
+      },
+      std::chrono::seconds(30)))
+      << dead.response.body;
+  ExpectZygoteHealth(dead, nullptr, 0, 1, "signal 9");
+
+  const Reply run = Execute(service->port(), ScriptBody(ReferenceScript()));
+  EXPECT_EQ(run.status, 200) << run.response.body;
+  EXPECT_EQ(run.json["result"], nlohmann::json::parse(R"({"status": 5})")) << run.response.body;
+  const pid_t second = ZygoteOf(service->pid());
+  EXPECT_GT(second, 0);
+  EXPECT_NE(second, first);
+  ExpectZygoteHealth(Health(service->port()), second, 1, 1, "signal 9");
+  EXPECT_EQ(service->StopWith(SIGTERM), 0);
+}
+
 TEST(Shutdown, Sigterm_LetsTheRunningExecutionFinishAndLeavesNothing) {
   std::unique_ptr<Service> service = Service::Start({"--shutdown-grace", "20"});
   ASSERT_NE(service, nullptr);

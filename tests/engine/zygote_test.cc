@@ -46,6 +46,8 @@ TEST(Zygote, IsRestartedAfterBeingKilled) {
   ASSERT_EQ(VerdictOf(RunScript(ReferenceExample())), "ok");
   const pid_t before = engine.zygote_pid();
   ASSERT_GT(before, 0);
+  const zygote::ZygoteStats alive = engine.zygote_stats();
+  EXPECT_EQ(alive.pid, before);
   ASSERT_TRUE(KillAndAwaitExit(before));
 
   const service::Execution run = RunScript(ReferenceExample());
@@ -55,6 +57,16 @@ TEST(Zygote, IsRestartedAfterBeingKilled) {
   const pid_t after = engine.zygote_pid();
   EXPECT_GT(after, 0);
   EXPECT_NE(after, before);
+  // The restart is on record, with how the zygote ended (counts are the shared engine's, so
+  // they are compared with what they were before this kill).
+  const zygote::ZygoteStats restarted = engine.zygote_stats();
+  EXPECT_EQ(restarted.pid, after);
+  EXPECT_EQ(restarted.restarts, alive.restarts + 1);
+  EXPECT_EQ(restarted.deaths, alive.deaths + 1);
+  EXPECT_EQ(restarted.failed_starts, alive.failed_starts);
+  EXPECT_THAT(restarted.last_exit, ::testing::HasSubstr("signal 9"));
+  EXPECT_GT(restarted.last_exit_at, alive.last_exit_at);
+  EXPECT_EQ(restarted.start_error, "");
 }
 
 TEST(Zygote, ExecutionInFlightWhenItDies_FailsWithZygoteDied) {
