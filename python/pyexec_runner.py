@@ -13,6 +13,7 @@ import os
 import sys
 import traceback
 import types
+import warnings
 
 SCRIPT_NAME = "main.py"
 _TEXT_LIMIT = 64 * 1024  # characters kept of a message or traceback
@@ -60,33 +61,43 @@ def _warm_up_libraries():
     a script mixing agg, sort_values, merge and describe ~1,690 instead of ~2,050. The price:
     the pymalloc pools it leaves partly used take a child's first allocations, ~45 more pages
     copied by a child that uses neither library (while executions are few, in the child's own
-    warm-up, before its request). Nothing of it depends on anything but this code, and a
-    failure (another pandas) only loses the gain.
+    warm-up, before its request). Nothing of it depends on anything but this code. Warnings
+    are ignored (an ignored warning is not recorded, so a script still sees its own). Returns
+    None, or why it stopped (another pandas, say): that only loses the gain, and the zygote
+    logs it. (A call that started a thread would stop the zygote from starting at all: it
+    checks that it has one thread once preloading is done.)
     """
     numpy = sys.modules.get("numpy")
     pandas = sys.modules.get("pandas")
     try:
-        if numpy is not None:
-            a = numpy.arange(16, dtype=numpy.float64).reshape(4, 4)
-            float((a @ a).sum()), float(numpy.trace(a)), float(a.mean()), a.tolist()
-        if pandas is not None and numpy is not None:
-            frame = pandas.DataFrame(
-                {
-                    "key": ["a", "b", "c", "a"] * 5,
-                    "value": numpy.arange(20, dtype=numpy.float64),
-                    "count": numpy.arange(20) % 7,
-                }
-            )
-            sums = frame.groupby("key")["count"].sum()
-            int(sums.loc["a"]), int(sums.size), int(sums.sum())
-            frame.groupby("count")["value"].mean()
-            table = frame.groupby("key").agg({"value": "mean", "count": "sum"})
-            table.to_dict("records")
-            frame.sort_values("value", ascending=False).head(5).to_dict()
-            frame.merge(table.reset_index(), on="key", suffixes=("", "_mean"))
-            frame.describe()
-    except Exception:  # the warm-up only saves time
-        pass
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if numpy is not None:
+                a = numpy.arange(16, dtype=numpy.float64).reshape(4, 4)
+                float((a @ a).sum()), float(numpy.trace(a)), float(a.mean()), a.tolist()
+            if pandas is not None and numpy is not None:
+                frame = pandas.DataFrame(
+                    {
+                        "key": ["a", "b", "c", "a"] * 5,
+                        "value": numpy.arange(20, dtype=numpy.float64),
+                        "count": numpy.arange(20) % 7,
+                    }
+                )
+                sums = frame.groupby("key")["count"].sum()
+                int(sums.loc["a"]), int(sums.size), int(sums.sum())
+                frame.groupby("count")["value"].mean()
+                table = frame.groupby("key").agg({"value": "mean", "count": "sum"})
+                table.to_dict("records")
+                frame.sort_values("value", ascending=False).head(5).to_dict()
+                frame.merge(table.reset_index(), on="key", suffixes=("", "_mean"))
+                frame.describe()
+    except Exception as exc:  # the warm-up only saves time
+        return _clip("%s: %s" % (type(exc).__name__, exc), 500)
+    return None
+
+
+# Why _warm_up_libraries stopped, or None: read by the embedder after after_preload().
+library_warm_up_error = None
 
 
 def after_preload():
@@ -95,8 +106,8 @@ def after_preload():
     Returns numpy's legacy global bit generator, whose key the embedder may write directly in
     each child, or None without numpy.
     """
-    global _numpy_key_bytes, _numpy_legacy_state, _threading_hook
-    _warm_up_libraries()
+    global _numpy_key_bytes, _numpy_legacy_state, _threading_hook, library_warm_up_error
+    library_warm_up_error = _warm_up_libraries()
     # threading cleans up after a fork the threads the child lost: it runs ~40 lines of Python
     # that touch (so copy) ~140 shared pages in every child. The zygote forks from C, with one
     # thread and no Python lock held (it checks that it has one thread once preloading is

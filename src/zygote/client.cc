@@ -1,6 +1,7 @@
 #include "zygote/client.h"
 
 #include <poll.h>
+#include <signal.h>
 #include <sys/wait.h>
 
 #include <array>
@@ -14,6 +15,12 @@
 #include "zygote/zygote_main.h"
 
 namespace pyexec::zygote {
+namespace {
+
+// How long a zygote whose control socket failed is given to finish exiting on its own.
+constexpr int kExitGraceMs = 1000;
+
+}  // namespace
 
 std::vector<std::string> ZygoteEnvironment() {
   std::vector<std::string> env = {
@@ -55,20 +62,43 @@ Result<std::unique_ptr<ZygoteClient>> ZygoteClient::Start(const ZygoteOptions& o
   return client;
 }
 
+void ZygoteClient::RecordDeathLocked(const std::string& how) {
+  LogWarning("the zygote " + how + "; the next fork request starts a new one");
+  control_.Reset();
+  std::lock_guard stats_lock(stats_mutex_);
+  stats_.pid = -1;
+  ++stats_.deaths;
+  stats_.last_exit = how;
+  stats_.last_exit_at = std::chrono::steady_clock::now();
+}
+
+void ZygoteClient::ReapAfterSocketFailureLocked() {
+  // Its control socket failed before it was seen to exit. The kernel closes a dying process's
+  // descriptors before it becomes a zombie: give it a moment to finish exiting on its own, so
+  // that its own status is reported; one that still runs no longer answers, and is killed.
+  pollfd polled{process_.pidfd(), POLLIN, 0};
+  const bool exited_alone = poll(&polled, 1, kExitGraceMs) == 1;
+  if (!exited_alone) {
+    (void)process_.Signal(SIGKILL);
+  }
+  Result<int> status = process_.Wait();  // bounded: it has exited, or SIGKILL cannot be caught
+  std::string how = status.ok() ? sys::DescribeWaitStatus(*status) : "could not be waited for";
+  if (!exited_alone) {
+    how += " (its control socket had failed; pyexec killed it)";
+  }
+  RecordDeathLocked(how);
+}
+
 Status ZygoteClient::SpawnLocked() {
   if (process_.running()) {
-    // Its control socket failed before it was seen to exit: it is dying, or no longer answers.
-    int status = 0;
-    Result<bool> exited = process_.TryWait(&status);
-    std::lock_guard stats_lock(stats_mutex_);
-    ++stats_.deaths;
-    stats_.last_exit = exited.ok() && *exited ? sys::DescribeWaitStatus(status)
-                                              : "stopped answering on its control socket (killed)";
-    stats_.last_exit_at = std::chrono::steady_clock::now();
+    ReapAfterSocketFailureLocked();
   }
   control_.Reset();
-  process_ = sys::ChildProcess();  // kills and reaps one that still runs
+  process_ = sys::ChildProcess();
   Status started = SpawnOnceLocked();
+  if (!started.ok()) {
+    LogWarning("starting the zygote failed: " + started.error().ToString());
+  }
   std::lock_guard stats_lock(stats_mutex_);
   if (started.ok()) {
     stats_.pid = process_.pid();
@@ -78,7 +108,11 @@ Status ZygoteClient::SpawnLocked() {
   } else {
     stats_.pid = -1;
     ++stats_.failed_starts;
-    stats_.start_error = started.error().ToString();
+    // /health is for anyone who can reach the service: the zygote's own verdicts only (they
+    // name no path), the failing call and errno go to the log.
+    stats_.start_error = started.error().code == ErrorCode::kUnavailable
+                             ? started.error().message
+                             : "a system call failed (the service log says which)";
   }
   return started;
 }
@@ -153,14 +187,7 @@ bool ZygoteClient::AliveLocked() {
   int status = 0;
   Result<bool> exited = process_.TryWait(&status);
   if (exited.ok() && *exited) {
-    const std::string how = sys::DescribeWaitStatus(status);
-    LogWarning("the zygote " + how + "; the next fork request starts a new one");
-    control_.Reset();
-    std::lock_guard stats_lock(stats_mutex_);
-    stats_.pid = -1;
-    ++stats_.deaths;
-    stats_.last_exit = how;
-    stats_.last_exit_at = std::chrono::steady_clock::now();
+    RecordDeathLocked(sys::DescribeWaitStatus(status));
     return false;
   }
   return control_.valid();
@@ -203,17 +230,20 @@ ZygoteStats ZygoteClient::stats() {
 uint64_t ZygoteClient::VirtualMemoryBytes() {
   const pid_t zygote = pid();
   Result<std::string> status = sys::ReadFile("/proc/" + std::to_string(zygote) + "/status");
-  if (!status.ok()) {
-    return 0;
-  }
-  std::istringstream lines(*status);
-  std::string line;
-  while (std::getline(lines, line)) {
-    if (line.rfind("VmSize:", 0) == 0) {
-      return std::strtoull(line.c_str() + 7, nullptr, 10) * 1024;
+  if (status.ok()) {
+    std::istringstream lines(*status);
+    std::string line;
+    while (std::getline(lines, line)) {
+      if (line.rfind("VmSize:", 0) == 0) {
+        const uint64_t bytes = std::strtoull(line.c_str() + 7, nullptr, 10) * 1024;
+        last_virtual_memory_bytes_.store(bytes, std::memory_order_relaxed);
+        return bytes;
+      }
     }
   }
-  return 0;
+  // A zygote that has died (a zombie has no VmSize), before the next fork request restarts it:
+  // the next zygote preloads the same modules, so the last size read is the best base.
+  return last_virtual_memory_bytes_.load(std::memory_order_relaxed);
 }
 
 }  // namespace pyexec::zygote

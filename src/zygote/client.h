@@ -3,6 +3,7 @@
 // Runs in the server; thread-safe.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <mutex>
@@ -75,14 +76,19 @@ class ZygoteClient {
   Status SpawnOnceLocked();
   // False once the zygote has exited (recording how) or its control socket has failed.
   bool AliveLocked();
+  // Logs and records a death; the zygote is reaped already.
+  void RecordDeathLocked(const std::string& how);
+  // Reaps (killing it if it still runs after a grace) a zygote whose socket failed.
+  void ReapAfterSocketFailureLocked();
 
   const ZygoteOptions options_;
   std::mutex mutex_;
   sys::ChildProcess process_;
   sys::UniqueFd control_;
   bool started_before_ = false;  // under mutex_
-  std::mutex stats_mutex_;       // never held while waiting for anything
-  ZygoteStats stats_;            // under stats_mutex_
+  std::atomic<uint64_t> last_virtual_memory_bytes_{0};
+  std::mutex stats_mutex_;  // never held while waiting for anything
+  ZygoteStats stats_;       // under stats_mutex_
 };
 
 }  // namespace pyexec::zygote

@@ -12,6 +12,7 @@
 #include "runner_source.h"  // generated: kRunnerSource
 #include "sys/entropy.h"
 #include "sys/memory.h"
+#include "util/log.h"
 
 namespace pyexec::zygote {
 namespace {
@@ -196,6 +197,16 @@ Status StartInterpreter(const std::vector<std::string>& preload, bool huge_page_
     return MakeError(ErrorCode::kUnavailable,
                      "the runner's after_preload(): " + FetchPythonError());
   }
+  if (PyObject* stopped = PyObject_GetAttrString(g_runner, "library_warm_up_error")) {
+    if (PyUnicode_Check(stopped)) {
+      const char* why = PyUnicode_AsUTF8(stopped);
+      LogWarning(std::string("the numpy/pandas warm-up stopped (the first calls of executions copy "
+                             "more pages; nothing else changes): ") +
+                 (why != nullptr ? why : "?"));
+    }
+    Py_DECREF(stopped);
+  }
+  PyErr_Clear();
   if (generator != Py_None) {
     g_numpy_preloaded = true;
     g_numpy_state = FindNumpyState(generator);

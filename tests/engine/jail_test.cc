@@ -317,6 +317,12 @@ std::vector<HostProcess> SandboxProcessesOf(pid_t zygote, const std::string& tag
   for (const HostProcess& process : all) {
     parents[process.pid] = process.parent;
   }
+  // A pool child still building its jail keeps the zygote's own name until it waits for a
+  // script (sandbox::AwaitStart names it kIdleChildName): it has run nothing of a script yet.
+  std::string zygote_name;
+  for (const HostProcess& process : all) {
+    zygote_name = process.pid == zygote ? process.name : zygote_name;
+  }
   std::vector<HostProcess> found;
   for (const HostProcess& process : all) {
     bool sandbox_uid = false;
@@ -330,8 +336,10 @@ std::vector<HostProcess> SandboxProcessesOf(pid_t zygote, const std::string& tag
       const auto up = parents.find(ancestor);
       ancestor = up == parents.end() ? 0 : up->second;
     }
-    // Children waiting in the warm pool have run nothing; zombies run nothing any more.
-    const bool counts = process.name != sandbox::kIdleChildName && process.state != 'Z';
+    // Children waiting in the warm pool, or still being made, have run nothing; zombies run
+    // nothing any more.
+    const bool counts = process.name != sandbox::kIdleChildName &&
+                        !(descends && process.name == zygote_name) && process.state != 'Z';
     if (counts && sandbox_uid &&
         (descends || process.command_line.find(tag) != std::string::npos)) {
       found.push_back(process);
