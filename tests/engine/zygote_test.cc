@@ -1,11 +1,17 @@
 // The zygote's life as the engine sees it: it is restarted when it dies, an execution in flight
 // when it dies fails with kZygoteDied (and takes nothing down with it), and executions on
-// several threads run at the same time.
+// several threads run at the same time. And as its client sees it: a restart that fails is
+// counted and retried by the next request; a zygote whose control socket has failed is given
+// its grace, then killed, and replaced.
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -20,6 +26,8 @@
 #include "support/engine_fixture.h"
 #include "sys/files.h"
 #include "sys/unique_fd.h"
+#include "zygote/client.h"
+#include "zygote/protocol.h"
 
 namespace pyexec::testing {
 namespace {
@@ -39,6 +47,147 @@ namespace {
     return ::testing::AssertionFailure() << "process " << pid << " did not exit in 30 s";
   }
   return ::testing::AssertionSuccess();
+}
+
+// A zygote client of the test's own, apart from the shared engine's; nothing preloaded, so that
+// it starts in a fraction of a second.
+std::unique_ptr<zygote::ZygoteClient> StartOwnZygote() {
+  zygote::ZygoteOptions options;
+  options.log_level = "error";
+  Result<std::unique_ptr<zygote::ZygoteClient>> client = zygote::ZygoteClient::Start(options);
+  if (!client.ok()) {
+    ADD_FAILURE() << client.error().ToString();
+    return nullptr;
+  }
+  return std::move(client).value();
+}
+
+// A request the zygote drops (it does not decode): sending it makes the client check its zygote,
+// restart it if it has died, and reach it, without forking anything.
+Status SendDroppedRequest(zygote::ZygoteClient& client) {
+  zygote::ForkRequest request;
+  request.magic = 0;
+  return client.RequestFork(request, {});
+}
+
+// Shuts down the zygote's own end of its control socket (its descriptor 3, taken with
+// pidfd_getfd(2)): the socket fails as if the zygote had broken it, whether or not it runs.
+::testing::AssertionResult BreakControlSocket(int zygote_pidfd) {
+  sys::UniqueFd socket(static_cast<int>(syscall(SYS_pidfd_getfd, zygote_pidfd, 3, 0)));
+  if (!socket) {
+    return ::testing::AssertionFailure() << "pidfd_getfd: " << errno;
+  }
+  if (shutdown(socket.get(), SHUT_RDWR) != 0) {
+    return ::testing::AssertionFailure() << "shutdown: " << errno;
+  }
+  return ::testing::AssertionSuccess();
+}
+
+// While alive, lowers this process's descriptor limit to its lowest free descriptor, so that
+// it can open none; restores the limit when it goes.
+class NoFreeDescriptors {
+ public:
+  NoFreeDescriptors() {
+    getrlimit(RLIMIT_NOFILE, &saved_);
+    const int lowest_free = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    close(lowest_free);
+    rlimit lowered = saved_;
+    lowered.rlim_cur = static_cast<rlim_t>(lowest_free);
+    applied_ = lowest_free >= 0 && setrlimit(RLIMIT_NOFILE, &lowered) == 0;
+  }
+  ~NoFreeDescriptors() { setrlimit(RLIMIT_NOFILE, &saved_); }
+  NoFreeDescriptors(const NoFreeDescriptors&) = delete;
+  NoFreeDescriptors& operator=(const NoFreeDescriptors&) = delete;
+  bool applied() const { return applied_; }
+
+ private:
+  rlimit saved_{};
+  bool applied_ = false;
+};
+
+TEST(Zygote, ARestartThatFails_IsCountedAndTheNextRequestTriesAgain) {
+  std::unique_ptr<zygote::ZygoteClient> client = StartOwnZygote();
+  ASSERT_NE(client, nullptr);
+  ASSERT_TRUE(KillAndAwaitExit(client->pid()));
+
+  // The restart cannot make its control socket: the request fails, and nothing runs.
+  Status refused = OkStatus();
+  {
+    NoFreeDescriptors limit;
+    ASSERT_TRUE(limit.applied());
+    // Positive control: the limit does refuse a new descriptor.
+    const int probe = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    const int probe_errno = errno;
+    if (probe >= 0) {
+      close(probe);
+    }
+    ASSERT_LT(probe, 0);
+    ASSERT_EQ(probe_errno, EMFILE);
+    refused = SendDroppedRequest(*client);
+  }
+  ASSERT_FALSE(refused.ok());
+  const zygote::ZygoteStats failed = client->stats();
+  EXPECT_EQ(failed.pid, -1);
+  EXPECT_EQ(failed.deaths, 1u);
+  EXPECT_EQ(failed.failed_starts, 1u);
+  EXPECT_EQ(failed.restarts, 0u);
+  EXPECT_THAT(failed.last_exit, ::testing::HasSubstr("signal 9"));
+  // /health's text names no path or errno: those are in the log only.
+  EXPECT_EQ(failed.start_error, "a system call failed (the service log says which)");
+
+  // With descriptors again, the next request starts a zygote and reaches it.
+  const Status sent = SendDroppedRequest(*client);
+  ASSERT_TRUE(sent.ok()) << sent.error().ToString();
+  const zygote::ZygoteStats restarted = client->stats();
+  EXPECT_GT(restarted.pid, 0);
+  EXPECT_EQ(restarted.pid, client->pid());
+  EXPECT_EQ(restarted.restarts, 1u);
+  EXPECT_EQ(restarted.failed_starts, 1u);
+  EXPECT_EQ(restarted.deaths, 1u);
+  EXPECT_EQ(restarted.start_error, "");
+}
+
+TEST(Zygote, OneWhoseSocketFailedButThatStillRuns_IsKilledAndReplaced) {
+  std::unique_ptr<zygote::ZygoteClient> client = StartOwnZygote();
+  ASSERT_NE(client, nullptr);
+  const pid_t stuck = client->pid();
+  sys::UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, stuck, 0)));
+  ASSERT_TRUE(pidfd) << errno;
+  // Stopped, it cannot notice its socket's end and exit: only the client's kill ends it.
+  ASSERT_EQ(kill(stuck, SIGSTOP), 0);
+  siginfo_t info{};
+  ASSERT_EQ(waitid(P_PIDFD, static_cast<id_t>(pidfd.get()), &info, WSTOPPED | WNOWAIT), 0) << errno;
+  ASSERT_TRUE(BreakControlSocket(pidfd.get()));
+
+  const Status sent = SendDroppedRequest(*client);
+  ASSERT_TRUE(sent.ok()) << sent.error().ToString();
+  EXPECT_NE(client->pid(), stuck);
+  pollfd polled{pidfd.get(), POLLIN, 0};
+  EXPECT_EQ(poll(&polled, 1, 0), 1) << "the stopped zygote still runs";
+  const zygote::ZygoteStats replaced = client->stats();
+  EXPECT_EQ(replaced.deaths, 1u);
+  EXPECT_EQ(replaced.restarts, 1u);
+  EXPECT_EQ(replaced.last_exit,
+            "killed by signal 9 (SIGKILL) (its control socket had failed; pyexec killed it)");
+}
+
+TEST(Zygote, OneWhoseSocketFailedAndThatExits_IsReportedWithItsOwnStatus) {
+  std::unique_ptr<zygote::ZygoteClient> client = StartOwnZygote();
+  ASSERT_NE(client, nullptr);
+  const pid_t broken = client->pid();
+  sys::UniqueFd pidfd(static_cast<int>(syscall(SYS_pidfd_open, broken, 0)));
+  ASSERT_TRUE(pidfd) << errno;
+  // It reads the end of its socket as the server's going, and exits 0: within the client's
+  // grace, whether or not it has exited when the client finds the socket failed.
+  ASSERT_TRUE(BreakControlSocket(pidfd.get()));
+
+  const Status sent = SendDroppedRequest(*client);
+  ASSERT_TRUE(sent.ok()) << sent.error().ToString();
+  EXPECT_NE(client->pid(), broken);
+  const zygote::ZygoteStats replaced = client->stats();
+  EXPECT_EQ(replaced.deaths, 1u);
+  EXPECT_EQ(replaced.restarts, 1u);
+  EXPECT_EQ(replaced.last_exit, "exited 0");
 }
 
 TEST(Zygote, IsRestartedAfterBeingKilled) {
